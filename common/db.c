@@ -1,0 +1,645 @@
+/* db.c - asynchronous libpq on libevent, and blocking start-up helpers. */
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "common/db.h"
+#include "common/log.h"
+#include "common/migrations.h"
+#include "common/xalloc.h"
+
+struct db_result {
+    PGresult *pg;
+};
+
+struct db_query {
+    struct db_query *next;
+    char            *sql;
+    int              nparams;
+    char           **params;
+    db_result_cb     cb;
+    void            *arg;
+};
+
+struct db_listener {
+    struct db_listener *next;
+    char               *channel;
+    db_notify_cb        cb;
+    void               *arg;
+};
+
+enum db_state { DB_DOWN, DB_CONNECTING, DB_IDLE, DB_BUSY };
+
+struct db {
+    struct event_base  *base;
+    char               *conninfo;
+    char               *name;
+    PGconn             *conn;
+    enum db_state       state;
+    struct event       *io;          /* on PQsocket(); recreated per connection */
+    struct event       *retry;       /* reconnect timer */
+    int                 backoff_ms;
+    struct db_query    *head, *tail; /* head is in flight when DB_BUSY */
+    size_t              queued;
+    PGresult           *last;        /* result being collected for head */
+    struct db_listener *listeners;
+    db_connect_cb       connect_cb;
+    void               *connect_arg;
+};
+
+static void db_connect_start(struct db *db);
+static void notice_cb(void *arg, const char *message);
+static void db_send_next(struct db *db);
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void
+append_kv(char **buf, size_t *len, const char *key, const char *val)
+{
+    size_t need = strlen(key) + 2 * strlen(val) + 6;
+
+    *buf = xrealloc(*buf, *len + need);
+    *len += (size_t) sprintf(*buf + *len, "%s%s='", *len ? " " : "", key);
+    for (const char *p = val; *p; p++) {
+        if (*p == '\'' || *p == '\\')
+            (*buf)[(*len)++] = '\\';
+        (*buf)[(*len)++] = *p;
+    }
+    (*buf)[(*len)++] = '\'';
+    (*buf)[*len] = '\0';
+}
+
+char *
+db_conninfo(const struct db_config *cfg, bool app_db)
+{
+    char   *buf = xstrdup("");
+    size_t  len = 0;
+    char    port[16], dbname[256];
+
+    snprintf(port, sizeof(port), "%ld", cfg->port);
+    snprintf(dbname, sizeof(dbname), "%swa", cfg->name_prefix ? cfg->name_prefix : "");
+    if (cfg->host)
+        append_kv(&buf, &len, "host", cfg->host);
+    append_kv(&buf, &len, "port", port);
+    if (cfg->user)
+        append_kv(&buf, &len, "user", cfg->user);
+    if (cfg->password)
+        append_kv(&buf, &len, "password", cfg->password);
+    append_kv(&buf, &len, "dbname", app_db ? dbname : "postgres");
+    if (cfg->sslmode)
+        append_kv(&buf, &len, "sslmode", cfg->sslmode);
+    if (cfg->ssl_ca)
+        append_kv(&buf, &len, "sslrootcert", cfg->ssl_ca);
+    if (cfg->ssl_cert)
+        append_kv(&buf, &len, "sslcert", cfg->ssl_cert);
+    if (cfg->ssl_key)
+        append_kv(&buf, &len, "sslkey", cfg->ssl_key);
+    append_kv(&buf, &len, "connect_timeout", "5");
+    append_kv(&buf, &len, "application_name", "wa");
+    return buf;
+}
+
+static void
+query_free(struct db_query *q)
+{
+    if (q == NULL)
+        return;
+    for (int i = 0; i < q->nparams; i++)
+        free(q->params[i]);
+    free(q->params);
+    free(q->sql);
+    free(q);
+}
+
+/* Removes the head query and reports res/err to its owner. */
+static void
+query_finish(struct db *db, PGresult *pg, enum err_code err)
+{
+    struct db_query  *q = db->head;
+    struct db_result  res = { pg };
+
+    db->head = q->next;
+    if (db->head == NULL)
+        db->tail = NULL;
+    db->queued--;
+    if (q->cb != NULL)
+        q->cb(pg ? &res : NULL, err, q->arg);
+    query_free(q);
+}
+
+static void
+fail_all(struct db *db)
+{
+    while (db->head != NULL)
+        query_finish(db, NULL, ERR_DATABASE);
+}
+
+/* ---- connection life ---------------------------------------------------- */
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct db *db = arg;
+
+    (void) fd;
+    (void) what;
+    db_connect_start(db);
+}
+
+/* Drops the connection, fails what was queued (callers are waiting for an
+ * answer, and the outage may last) and schedules a reconnect. */
+static void
+db_lost(struct db *db, const char *why)
+{
+    struct timeval tv;
+    char           q[256];
+
+    if (db->state != DB_CONNECTING || db->backoff_ms <= 100)
+        log_warn(NULL, "db_down", "db=%s reason=\"%s\" retry_ms=%d", db->name,
+                 log_quote(why, q, sizeof(q)), db->backoff_ms);
+    if (db->io != NULL) {
+        event_free(db->io);
+        db->io = NULL;
+    }
+    PQclear(db->last);
+    db->last = NULL;
+    PQfinish(db->conn);
+    db->conn = NULL;
+    db->state = DB_DOWN;
+    fail_all(db);
+    tv.tv_sec = db->backoff_ms / 1000;
+    tv.tv_usec = (db->backoff_ms % 1000) * 1000;
+    evtimer_add(db->retry, &tv);
+    db->backoff_ms = db->backoff_ms * 2 > 2000 ? 2000 : db->backoff_ms * 2;
+}
+
+static void
+arm_io(struct db *db, short what)
+{
+    if (db->io != NULL)
+        event_del(db->io);
+    event_assign(db->io, db->base, PQsocket(db->conn), what, event_get_callback(db->io),
+                 db);
+    event_add(db->io, NULL);
+}
+
+static void
+dispatch_notifies(struct db *db)
+{
+    PGnotify *n;
+
+    while ((n = PQnotifies(db->conn)) != NULL) {
+        for (struct db_listener *l = db->listeners; l; l = l->next)
+            if (strcmp(l->channel, n->relname) == 0)
+                l->cb(n->relname, n->extra, l->arg);
+        PQfreemem(n);
+    }
+}
+
+static void
+listen_query_cb(const struct db_result *res, enum err_code err, void *arg)
+{
+    struct db *db = arg;
+
+    (void) res;
+    if (err != ERR_OK)
+        log_warn(NULL, "db_listen_failed", "db=%s", db->name);
+}
+
+static void
+issue_listen(struct db *db, struct db_listener *l, bool front)
+{
+    struct db_query *q = xcalloc(1, sizeof(*q));
+    char            *ident = PQescapeIdentifier(db->conn, l->channel, strlen(l->channel));
+
+    q->sql = xmalloc(strlen(ident) + 8);
+    sprintf(q->sql, "LISTEN %s", ident);
+    PQfreemem(ident);
+    q->cb = listen_query_cb;
+    q->arg = db;
+    if (front && db->head != NULL) {
+        q->next = db->head;
+        db->head = q;
+    } else {
+        if (db->tail)
+            db->tail->next = q;
+        else
+            db->head = q;
+        db->tail = q;
+    }
+    db->queued++;
+}
+
+static void
+io_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct db      *db = arg;
+    PGresult       *r;
+    PostgresPollingStatusType st;
+
+    (void) fd;
+    (void) what;
+    switch (db->state) {
+    case DB_CONNECTING:
+        st = PQconnectPoll(db->conn);
+        if (st == PGRES_POLLING_READING) {
+            arm_io(db, EV_READ);
+        } else if (st == PGRES_POLLING_WRITING) {
+            arm_io(db, EV_WRITE);
+        } else if (st == PGRES_POLLING_OK) {
+            db->state = DB_IDLE;
+            db->backoff_ms = 100;
+            PQsetnonblocking(db->conn, 1);
+            PQsetNoticeProcessor(db->conn, notice_cb, NULL);
+            log_info(NULL, "db_up", "db=%s", db->name);
+            for (struct db_listener *l = db->listeners; l; l = l->next)
+                issue_listen(db, l, false);
+            if (db->connect_cb)
+                db->connect_cb(db->connect_arg);
+            arm_io(db, EV_READ | EV_PERSIST);
+            db_send_next(db);
+        } else {
+            db_lost(db, PQerrorMessage(db->conn));
+        }
+        return;
+    case DB_IDLE:
+    case DB_BUSY:
+        if ((what & EV_WRITE) && PQflush(db->conn) == 0)
+            arm_io(db, EV_READ | EV_PERSIST);
+        if (!(what & EV_READ))
+            return;
+        if (!PQconsumeInput(db->conn)) {
+            db_lost(db, PQerrorMessage(db->conn));
+            return;
+        }
+        dispatch_notifies(db);
+        while (db->state == DB_BUSY && !PQisBusy(db->conn)) {
+            r = PQgetResult(db->conn);
+            if (r == NULL) {
+                PGresult      *last = db->last;
+                ExecStatusType s = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
+                enum err_code  err = (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+                                     ? ERR_OK : ERR_DATABASE;
+                db->last = NULL;
+                db->state = DB_IDLE;
+                query_finish(db, last, err);
+                PQclear(last);
+                db_send_next(db);
+                break;
+            }
+            /* keep the first error, else the last result */
+            if (db->last == NULL || PQresultStatus(db->last) == PGRES_COMMAND_OK ||
+                PQresultStatus(db->last) == PGRES_TUPLES_OK) {
+                PQclear(db->last);
+                db->last = r;
+            } else {
+                PQclear(r);
+            }
+        }
+        if (PQstatus(db->conn) == CONNECTION_BAD)
+            db_lost(db, PQerrorMessage(db->conn));
+        return;
+    case DB_DOWN:
+        return;
+    }
+}
+
+static void
+db_connect_start(struct db *db)
+{
+    db->conn = PQconnectStart(db->conninfo);
+    if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD) {
+        db->state = DB_CONNECTING;
+        db_lost(db, db->conn ? PQerrorMessage(db->conn) : "out of memory");
+        return;
+    }
+    db->state = DB_CONNECTING;
+    db->io = event_new(db->base, PQsocket(db->conn), EV_WRITE, io_cb, db);
+    event_add(db->io, NULL);
+}
+
+static void
+db_send_next(struct db *db)
+{
+    struct db_query *q = db->head;
+    int              ok;
+
+    if (db->state != DB_IDLE || q == NULL)
+        return;
+    if (q->nparams == 0)
+        ok = PQsendQuery(db->conn, q->sql);
+    else
+        ok = PQsendQueryParams(db->conn, q->sql, q->nparams, NULL,
+                               (const char *const *) q->params, NULL, NULL, 0);
+    if (!ok) {
+        db_lost(db, PQerrorMessage(db->conn));
+        return;
+    }
+    db->state = DB_BUSY;
+    if (PQflush(db->conn) == 1)
+        arm_io(db, EV_READ | EV_WRITE | EV_PERSIST);
+}
+
+struct db *
+db_new(struct event_base *base, const char *conninfo, const char *name)
+{
+    struct db *db = xcalloc(1, sizeof(*db));
+
+    db->base = base;
+    db->conninfo = xstrdup(conninfo);
+    db->name = xstrdup(name);
+    db->backoff_ms = 100;
+    db->retry = evtimer_new(base, retry_cb, db);
+    db_connect_start(db);
+    return db;
+}
+
+void
+db_free(struct db *db)
+{
+    if (db == NULL)
+        return;
+    if (db->io)
+        event_free(db->io);
+    event_free(db->retry);
+    PQclear(db->last);
+    PQfinish(db->conn);
+    fail_all(db);
+    while (db->listeners) {
+        struct db_listener *l = db->listeners;
+        db->listeners = l->next;
+        free(l->channel);
+        free(l);
+    }
+    free(db->conninfo);
+    free(db->name);
+    free(db);
+}
+
+void
+db_on_connect(struct db *db, db_connect_cb cb, void *arg)
+{
+    db->connect_cb = cb;
+    db->connect_arg = arg;
+}
+
+void
+db_listen(struct db *db, const char *channel, db_notify_cb cb, void *arg)
+{
+    struct db_listener *l = xcalloc(1, sizeof(*l));
+
+    l->channel = xstrdup(channel);
+    l->cb = cb;
+    l->arg = arg;
+    l->next = db->listeners;
+    db->listeners = l;
+    if (db->state == DB_IDLE || db->state == DB_BUSY) {
+        issue_listen(db, l, false);
+        db_send_next(db);
+    }
+}
+
+void
+db_query(struct db *db, const char *sql, int nparams, const char *const *params,
+         db_result_cb cb, void *arg)
+{
+    struct db_query *q;
+
+    if (db->state == DB_DOWN || db->state == DB_CONNECTING) {
+        if (cb != NULL)
+            cb(NULL, ERR_DATABASE, arg);
+        return;
+    }
+    q = xcalloc(1, sizeof(*q));
+    q->sql = xstrdup(sql);
+    q->nparams = nparams;
+    if (nparams > 0) {
+        q->params = xcalloc((size_t) nparams, sizeof(char *));
+        for (int i = 0; i < nparams; i++)
+            q->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+    }
+    q->cb = cb;
+    q->arg = arg;
+    if (db->tail)
+        db->tail->next = q;
+    else
+        db->head = q;
+    db->tail = q;
+    db->queued++;
+    db_send_next(db);
+}
+
+bool db_is_connected(const struct db *db)
+{
+    return db->state == DB_IDLE || db->state == DB_BUSY;
+}
+
+size_t db_queue_len(const struct db *db) { return db->queued; }
+
+int db_result_rows(const struct db_result *r) { return r ? PQntuples(r->pg) : 0; }
+
+const char *
+db_result_get(const struct db_result *r, int row, int col)
+{
+    if (r == NULL || row >= PQntuples(r->pg) || col >= PQnfields(r->pg) ||
+        PQgetisnull(r->pg, row, col))
+        return NULL;
+    return PQgetvalue(r->pg, row, col);
+}
+
+long long
+db_result_affected(const struct db_result *r)
+{
+    const char *s = r ? PQcmdTuples(r->pg) : "";
+    return s[0] ? atoll(s) : 0;
+}
+
+const char *
+db_result_sqlstate(const struct db_result *r)
+{
+    const char *s = r ? PQresultErrorField(r->pg, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}
+
+const char *
+db_result_error(const struct db_result *r)
+{
+    return r ? PQresultErrorMessage(r->pg) : "";
+}
+
+/* ---- start-up (blocking) ------------------------------------------------ */
+
+/* Server notices (e.g. "relation already exists, skipping") become debug
+ * log lines instead of raw text on stderr. */
+static void
+notice_cb(void *arg, const char *message)
+{
+    char q[512];
+
+    (void) arg;
+    log_debug(NULL, "db_notice", "text=\"%s\"", log_quote(message, q, sizeof(q)));
+}
+
+static PGconn *
+connect_wait(const char *conninfo, int wait_s)
+{
+    time_t  until = time(NULL) + wait_s;
+    PGconn *c;
+    char    q[512];
+
+    for (;;) {
+        c = PQconnectdb(conninfo);
+        if (PQstatus(c) == CONNECTION_OK) {
+            PQsetNoticeProcessor(c, notice_cb, NULL);
+            return c;
+        }
+        if (time(NULL) >= until) {
+            log_error(NULL, "db_connect_failed", "reason=\"%s\"",
+                      log_quote(PQerrorMessage(c), q, sizeof(q)));
+            PQfinish(c);
+            return NULL;
+        }
+        PQfinish(c);
+        usleep(200 * 1000);
+    }
+}
+
+static int
+exec_ok(PGconn *c, const char *sql, int n, const char *const *params, const char *what)
+{
+    PGresult *r = n ? PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0) : PQexec(c, sql);
+    ExecStatusType s = PQresultStatus(r);
+    char      q[512];
+    int       rc = 0;
+
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        log_error(NULL, "db_bootstrap_failed", "step=\"%s\" reason=\"%s\"", what,
+                  log_quote(PQresultErrorMessage(r), q, sizeof(q)));
+        rc = -1;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int
+create_database(const struct db_config *cfg, int wait_s)
+{
+    char     *ci = db_conninfo(cfg, false);
+    PGconn   *c = connect_wait(ci, wait_s);
+    char      name[256], *ident, *sql;
+    const char *state;
+    PGresult *r;
+    int       rc = -1;
+
+    free(ci);
+    if (c == NULL)
+        return -1;
+    snprintf(name, sizeof(name), "%swa", cfg->name_prefix ? cfg->name_prefix : "");
+    ident = PQescapeIdentifier(c, name, strlen(name));
+    sql = xmalloc(strlen(ident) + 32);
+    sprintf(sql, "CREATE DATABASE %s", ident);
+    r = PQexec(c, sql);
+    state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    /* 42P04, or 23505 in a close race: another process created it first */
+    if (PQresultStatus(r) == PGRES_COMMAND_OK ||
+        (state && (!strcmp(state, "42P04") || !strcmp(state, "23505"))))
+        rc = 0;
+    else
+        log_error(NULL, "db_create_failed", "db=%s reason=\"%s\"", name,
+                  PQresultErrorMessage(r));
+    PQclear(r);
+    PQfreemem(ident);
+    free(sql);
+    PQfinish(c);
+    return rc;
+}
+
+static int
+apply_migrations(PGconn *c)
+{
+    static const char *const create =
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())";
+    int rc = -1;
+
+    /* The lock serialises concurrent starters; the loser sees the rows. */
+    if (exec_ok(c, "SELECT pg_advisory_lock(727001)", 0, NULL, "lock") != 0)
+        return -1;
+    if (exec_ok(c, create, 0, NULL, "schema_migrations") != 0)
+        goto unlock;
+    for (size_t i = 0; i < db_migrations_count; i++) {
+        const char *name = db_migrations[i].name;
+        PGresult   *r = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE name = $1",
+                                     1, NULL, &name, NULL, NULL, 0);
+        int         done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+
+        PQclear(r);
+        if (done)
+            continue;
+        if (exec_ok(c, "BEGIN", 0, NULL, "begin") != 0)
+            goto unlock;
+        if (exec_ok(c, db_migrations[i].sql, 0, NULL, name) != 0 ||
+            exec_ok(c, "INSERT INTO schema_migrations (name) VALUES ($1)", 1, &name,
+                    "record") != 0 ||
+            exec_ok(c, "COMMIT", 0, NULL, "commit") != 0) {
+            exec_ok(c, "ROLLBACK", 0, NULL, "rollback");
+            goto unlock;
+        }
+        log_info(NULL, "db_migrated", "migration=%s", name);
+    }
+    rc = 0;
+unlock:
+    exec_ok(c, "SELECT pg_advisory_unlock(727001)", 0, NULL, "unlock");
+    return rc;
+}
+
+int
+db_bootstrap(const struct db_config *cfg, int wait_s)
+{
+    char   *ci;
+    PGconn *c;
+    int     rc;
+
+    if (create_database(cfg, wait_s) != 0)
+        return -1;
+    ci = db_conninfo(cfg, true);
+    c = connect_wait(ci, wait_s);
+    free(ci);
+    if (c == NULL)
+        return -1;
+    rc = apply_migrations(c);
+    PQfinish(c);
+    return rc;
+}
+
+char *
+db_oneshot(const struct db_config *cfg, const char *sql, int nparams,
+           const char *const *params, bool *failed)
+{
+    char     *ci = db_conninfo(cfg, true);
+    PGconn   *c = connect_wait(ci, 10);
+    PGresult *r;
+    char     *out = NULL;
+    bool      bad = true;
+    char      q[512];
+
+    free(ci);
+    if (c != NULL) {
+        r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK) {
+            bad = false;
+            if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+                out = xstrdup(PQgetvalue(r, 0, 0));
+        } else {
+            log_error(NULL, "db_query_failed", "reason=\"%s\"",
+                      log_quote(PQresultErrorMessage(r), q, sizeof(q)));
+        }
+        PQclear(r);
+        PQfinish(c);
+    }
+    if (failed)
+        *failed = bad;
+    return out;
+}

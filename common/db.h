@@ -1,0 +1,73 @@
+/* db.h - PostgreSQL for an event loop: one connection per struct db, queries
+ * queued FIFO and sent one at a time without blocking, reconnection with
+ * back-off, LISTEN/NOTIFY. Plus the blocking start-up helpers (wait for the
+ * server, create the database, apply migrations under an advisory lock).
+ * The only file that includes <libpq-fe.h>; callers see struct db_result. */
+#ifndef COMMON_DB_H
+#define COMMON_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "common/errors.h"
+
+struct event_base;
+struct db;
+struct db_result;
+
+/* Connection settings; the WA_DB_* variables (see db_config_keys in the mains). */
+struct db_config {
+    char *host;          /* host name, IP or socket directory */
+    long  port;
+    char *user;
+    char *password;
+    char *name_prefix;   /* database name = prefix + "wa" */
+    char *sslmode;
+    char *ssl_ca, *ssl_cert, *ssl_key;
+};
+
+/* Called once per query. On ERR_OK res holds the result; on ERR_DATABASE res
+ * holds the server's error (db_result_sqlstate) or is NULL when the connection
+ * is down. res is borrowed: valid only during the call. */
+typedef void (*db_result_cb)(const struct db_result *res, enum err_code err, void *arg);
+typedef void (*db_connect_cb)(void *arg);
+typedef void (*db_notify_cb)(const char *channel, const char *payload, void *arg);
+
+/* conninfo of the application database (heap string). */
+char *db_conninfo(const struct db_config *cfg, bool app_db);
+
+/* Blocking, for start-up only: waits up to wait_s seconds for the server,
+ * creates the database if missing and applies every embedded migration not yet
+ * recorded, under an advisory lock so processes may start together.
+ * Returns 0 or -1 (logged). */
+int db_bootstrap(const struct db_config *cfg, int wait_s);
+
+/* Blocking, for start-up only: runs one statement on the application
+ * database and returns the first column of its first row as a heap string
+ * (NULL if no row or on error; *failed tells which, and may be NULL). */
+char *db_oneshot(const struct db_config *cfg, const char *sql, int nparams,
+                 const char *const *params, bool *failed);
+
+/* A connection driven by base; starts connecting at once. name is for logs. */
+struct db *db_new(struct event_base *base, const char *conninfo, const char *name);
+void db_free(struct db *db);                      /* fails queued queries; NULL ok */
+/* Called after every successful (re)connect, once LISTENs are re-issued. */
+void db_on_connect(struct db *db, db_connect_cb cb, void *arg);
+/* LISTEN on channel now and after every reconnect; cb gets each NOTIFY. */
+void db_listen(struct db *db, const char *channel, db_notify_cb cb, void *arg);
+/* Queue a query ($1.. parameters as text, NULL for SQL NULL). With nparams 0,
+ * sql may hold several statements. cb may be NULL. Never fails: a query that
+ * can't run reaches cb with ERR_DATABASE, before db_query returns when
+ * the connection is down. */
+void db_query(struct db *db, const char *sql, int nparams, const char *const *params,
+              db_result_cb cb, void *arg);
+bool db_is_connected(const struct db *db);
+size_t db_queue_len(const struct db *db);
+
+int db_result_rows(const struct db_result *r);
+/* Text value, or NULL for SQL NULL or out of range. Borrowed. */
+const char *db_result_get(const struct db_result *r, int row, int col);
+long long db_result_affected(const struct db_result *r);
+const char *db_result_sqlstate(const struct db_result *r);   /* "" if none */
+const char *db_result_error(const struct db_result *r);      /* "" if none */
+
+#endif /* COMMON_DB_H */

@@ -1,0 +1,100 @@
+/* main.c - wa-coreapp: configuration, start-up, the event loop, shutdown. */
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include "common/config.h"
+#include "common/db.h"
+#include "common/log.h"
+#include "coreapp/coreapp.h"
+#include "coreapp/dispatch.h"
+#include "coreapp/health.h"
+
+#define C struct coreapp_config
+static const struct cfg_key coreapp_keys[] = {
+    CFG_STR("WA_DB_HOSTNAME", C, db.host, "127.0.0.1", "PostgreSQL host, IP or socket directory"),
+    CFG_INT("WA_DB_PORT", C, db.port, "5432", 1, 65535, "PostgreSQL port"),
+    CFG_STR("WA_DB_USERNAME", C, db.user, "wa", "PostgreSQL user"),
+    CFG_SECRET("WA_DB_PASSWORD", C, db.password, "PostgreSQL password"),
+    CFG_STR("WA_DB_NAME_PREFIX", C, db.name_prefix, "", "prefix of the database name (<prefix>wa)"),
+    CFG_STR("WA_DB_SSL_MODE", C, db.sslmode, NULL, "libpq sslmode (disable, require, verify-full...)"),
+    CFG_STR("WA_DB_SSL_CA", C, db.ssl_ca, NULL, "CA file for the database's certificate"),
+    CFG_STR("WA_DB_SSL_CERT", C, db.ssl_cert, NULL, "client certificate file"),
+    CFG_STR("WA_DB_SSL_KEY", C, db.ssl_key, NULL, "client key file"),
+    CFG_STR("WA_COREAPP_ENDPOINT", C, endpoint, "tcp://127.0.0.1:6250", "ZeroMQ endpoint to bind for the webapps"),
+    CFG_STR("WA_SANDBOX_ENDPOINT", C, sandbox_endpoint, "tcp://127.0.0.1:5590", "ZeroMQ endpoint of the network (wa-sandbox)"),
+    CFG_STR("WA_MEDIA_DIR", C, media_dir, "/usr/local/wamedia", "media volume"),
+    CFG_STR("WA_LOG_LEVEL", C, log_level, "info", "debug, info, warn or error"),
+};
+#undef C
+#define NKEYS (sizeof(coreapp_keys) / sizeof(coreapp_keys[0]))
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct coreapp *app = arg;
+    struct timeval  grace = { 1, 0 };
+
+    (void) what;
+    log_info(NULL, "shutdown", "signal=%d", (int) sig);
+    event_base_loopexit(app->base, &grace);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct coreapp  app;
+    struct event   *sigterm = NULL, *sigint = NULL;
+    enum log_level  lvl = LOG_INFO;
+    struct timeval  tv;
+    char           *ci;
+    int             rc;
+
+    memset(&app, 0, sizeof(app));
+    rc = cfg_main_args(argc, argv, "wa-coreapp",
+                       "The messaging core of the WhatsApp Business On-Premises API.",
+                       coreapp_keys, NKEYS, &app.cfg);
+    if (rc >= 0)
+        return rc;
+    if (log_level_parse(app.cfg.log_level, &lvl) != 0) {
+        fprintf(stderr, "wa-coreapp: bad configuration: WA_LOG_LEVEL: unknown level \"%s\"\n",
+                app.cfg.log_level);
+        return 1;
+    }
+    log_init("coreapp", lvl);
+    signal(SIGPIPE, SIG_IGN);
+    gettimeofday(&tv, NULL);
+    app.started_ms = (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    rc = 1;
+    if (db_bootstrap(&app.cfg.db, 60) != 0)
+        goto done;
+    app.base = event_base_new();
+    ci = db_conninfo(&app.cfg.db, true);
+    app.db = db_new(app.base, ci, "coreapp");
+    free(ci);
+    app.dispatch = dispatch_new(app.base, app.cfg.endpoint);
+    if (app.dispatch == NULL)
+        goto done;
+    health_init(&app);
+    sigterm = evsignal_new(app.base, SIGTERM, signal_cb, &app);
+    sigint = evsignal_new(app.base, SIGINT, signal_cb, &app);
+    evsignal_add(sigterm, NULL);
+    evsignal_add(sigint, NULL);
+    log_info(NULL, "started", "endpoint=%s", app.cfg.endpoint);
+    event_base_dispatch(app.base);
+    rc = 0;
+done:
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    dispatch_free(app.dispatch);
+    db_free(app.db);
+    if (app.base)
+        event_base_free(app.base);
+    cfg_cleanup(coreapp_keys, NKEYS, &app.cfg);
+    log_info(NULL, "stopped", "status=%d", rc);
+    return rc;
+}

@@ -1,0 +1,291 @@
+/* http_server.c - evhttp over OpenSSL bufferevents; one reply per request. */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <stdarg.h>
+#include <sys/queue.h>
+#include <string.h>
+#include <time.h>
+#include "common/envelope.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "webapp/http_server.h"
+#include "webapp/tls.h"
+
+struct http_server {
+    struct event_base       *base;
+    struct evhttp           *http;
+    struct evhttp_bound_socket *sock;
+    struct tls              *tls;
+    http_handler_fn          handler;
+    void                    *arg;
+    http_observe_fn          observe;
+    void                    *observe_arg;
+    unsigned                 inflight;
+};
+
+int64_t
+http_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static struct bufferevent *
+bev_cb(struct event_base *base, void *arg)
+{
+    struct http_server *srv = arg;
+    SSL                *ssl = tls_ssl_new(srv->tls);
+
+    if (ssl == NULL)
+        return NULL;
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
+static enum http_method
+method_of(enum evhttp_cmd_type t, const char **name)
+{
+    switch (t) {
+    case EVHTTP_REQ_GET:    *name = "GET";    return HTTP_GET;
+    case EVHTTP_REQ_POST:   *name = "POST";   return HTTP_POST;
+    case EVHTTP_REQ_PUT:    *name = "PUT";    return HTTP_PUT;
+    case EVHTTP_REQ_PATCH:  *name = "PATCH";  return HTTP_PATCH;
+    case EVHTTP_REQ_DELETE: *name = "DELETE"; return HTTP_DELETE;
+    case EVHTTP_REQ_HEAD:   *name = "HEAD";   return HTTP_OTHER;
+    case EVHTTP_REQ_OPTIONS:*name = "OPTIONS";return HTTP_OTHER;
+    default:                *name = "OTHER";  return HTTP_OTHER;
+    }
+}
+
+static void
+req_free(struct http_req *req)
+{
+    free(req->path);
+    free(req->query);
+    free(req->body);
+    free(req->user);
+    free(req->role);
+    json_decref(req->json);
+    json_decref(req->path_params);
+    free(req);
+}
+
+static void
+request_cb(struct evhttp_request *ev, void *arg)
+{
+    struct http_server      *srv = arg;
+    struct http_req         *req = xcalloc(1, sizeof(*req));
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    struct evkeyvalq        *in = evhttp_request_get_input_headers(ev);
+    struct evbuffer         *body = evhttp_request_get_input_buffer(ev);
+    struct evhttp_connection *conn = evhttp_request_get_connection(ev);
+    const char              *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char              *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    unsigned char            rnd[8];
+    char                    *peer = NULL;
+    ev_uint16_t              port = 0;
+    size_t                   plen = 0;
+
+    srv->inflight++;
+    req->ev = ev;
+    req->srv = srv;
+    req->start_us = http_now_us();
+    RAND_bytes(rnd, sizeof(rnd));
+    for (int i = 0; i < 8; i++)
+        snprintf(req->rid + 2 * i, 3, "%02x", rnd[i]);
+    req->method = method_of(evhttp_request_get_command(ev), &req->method_name);
+    req->path = evhttp_uridecode(raw_path && raw_path[0] ? raw_path : "/", 0, &plen);
+    if (req->path == NULL || memchr(req->path, '\0', plen) != NULL) {
+        free(req->path);
+        req->path = xstrdup("/invalid");   /* %00 in a path matches no route */
+    }
+    req->query = query ? xstrdup(query) : NULL;
+    if (conn != NULL)
+        evhttp_connection_get_peer(conn, &peer, &port);
+    snprintf(req->peer, sizeof(req->peer), "%s", peer ? peer : "?");
+    req->authorization = evhttp_find_header(in, "Authorization");
+    req->content_type = evhttp_find_header(in, "Content-Type");
+    req->body_len = evbuffer_get_length(body);
+    req->body = xmalloc(req->body_len + 1);
+    evbuffer_remove(body, req->body, req->body_len);
+    req->body[req->body_len] = '\0';
+    srv->handler(req, srv->arg);
+}
+
+static const char *
+reason_of(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default:  return "Status";
+    }
+}
+
+static void
+send_and_free(struct http_req *req, int status, const char *ctype, const void *data,
+              size_t len)
+{
+    struct http_server *srv = req->srv;
+    struct evkeyvalq   *out = evhttp_request_get_output_headers(req->ev);
+    struct evbuffer    *buf = evbuffer_new();
+    int64_t             dur = http_now_us() - req->start_us;
+
+    evhttp_add_header(out, "Content-Type", ctype);
+    evhttp_add_header(out, "X-Request-Id", req->rid);
+    if (len > 0)
+        evbuffer_add(buf, data, len);
+    evhttp_send_reply(req->ev, status, reason_of(status), buf);
+    evbuffer_free(buf);
+    log_event(status >= 500 ? LOG_WARN : LOG_DEBUG, req->rid, "http_request",
+              "method=%s path=%s status=%d dur_us=%lld user=%s peer=%s", req->method_name,
+              req->metric_name ? req->metric_name : "-", status, (long long) dur,
+              req->user ? req->user : "-", req->peer);
+    if (srv->observe)
+        srv->observe(req->metric_name, status, dur, srv->observe_arg);
+    srv->inflight--;
+    req_free(req);
+}
+
+void
+http_reply_payload(struct http_req *req, int status, json_t *payload)
+{
+    json_t *env = envelope_ok(payload);
+    size_t  len;
+    char   *text = envelope_dump(env, &len);
+
+    json_decref(env);
+    send_and_free(req, status, "application/json", text, len);
+    free(text);
+}
+
+void
+http_reply_error(struct http_req *req, enum err_code e, const char *fmt, ...)
+{
+    char    details[512] = "";
+    json_t *env;
+    char   *text;
+    size_t  len;
+    int     status = err_http_status(e) ? err_http_status(e) : 500;
+    va_list ap;
+
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(details, sizeof(details), fmt, ap);
+        va_end(ap);
+    }
+    env = envelope_error(e, details);
+    text = envelope_dump(env, &len);
+    json_decref(env);
+    if (status == 405 || status == 413)
+        evhttp_add_header(evhttp_request_get_output_headers(req->ev), "Connection", "close");
+    send_and_free(req, status, "application/json", text, len);
+    free(text);
+}
+
+void
+http_reply_raw(struct http_req *req, int status, const char *content_type,
+               const void *data, size_t len)
+{
+    send_and_free(req, status, content_type, data, len);
+}
+
+void
+http_add_header(struct http_req *req, const char *name, const char *value)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req->ev), name, value);
+}
+
+char *
+http_query_get(const struct http_req *req, const char *name)
+{
+    struct evkeyvalq q;
+    const char      *v;
+    char            *out = NULL;
+
+    if (req->query == NULL)
+        return NULL;
+    TAILQ_INIT(&q);
+    if (evhttp_parse_query_str(req->query, &q) == 0 && (v = evhttp_find_header(&q, name)))
+        out = xstrdup(v);
+    evhttp_clear_headers(&q);
+    return out;
+}
+
+struct http_server *
+http_server_new(struct event_base *base, const char *host, int port, struct tls *tls,
+                size_t max_body, http_handler_fn handler, void *arg)
+{
+    struct http_server *srv = xcalloc(1, sizeof(*srv));
+
+    srv->base = base;
+    srv->tls = tls;
+    srv->handler = handler;
+    srv->arg = arg;
+    srv->http = evhttp_new(base);
+    evhttp_set_bevcb(srv->http, bev_cb, srv);
+    evhttp_set_gencb(srv->http, request_cb, srv);
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                               EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+                               EVHTTP_REQ_OPTIONS);
+    evhttp_set_max_body_size(srv->http, (ev_ssize_t) max_body);
+    evhttp_set_max_headers_size(srv->http, 64 * 1024);
+    evhttp_set_timeout(srv->http, 120);
+    evhttp_set_default_content_type(srv->http, "application/json");
+    srv->sock = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t) port);
+    if (srv->sock == NULL) {
+        log_error(NULL, "listen_failed", "host=%s port=%d", host, port);
+        http_server_free(srv);
+        return NULL;
+    }
+    log_info(NULL, "listening", "url=https://%s:%d", host, port);
+    return srv;
+}
+
+void
+http_server_stop_listening(struct http_server *srv)
+{
+    if (srv->sock != NULL) {
+        evhttp_del_accept_socket(srv->http, srv->sock);
+        srv->sock = NULL;
+    }
+}
+
+unsigned http_server_inflight(const struct http_server *srv) { return srv->inflight; }
+
+void
+http_server_set_observer(struct http_server *srv, http_observe_fn fn, void *arg)
+{
+    srv->observe = fn;
+    srv->observe_arg = arg;
+}
+
+void
+http_server_free(struct http_server *srv)
+{
+    if (srv == NULL)
+        return;
+    if (srv->http)
+        evhttp_free(srv->http);
+    free(srv);
+}

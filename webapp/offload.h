@@ -1,0 +1,18 @@
+/* offload.h - a small thread pool for CPU-heavy work (password hashing) so
+ * the event loop keeps serving while it runs. work runs on a pool thread and
+ * must not touch the loop; done then runs on the loop thread. Requires
+ * evthread_use_pthreads() before the event base was made. */
+#ifndef WEBAPP_OFFLOAD_H
+#define WEBAPP_OFFLOAD_H
+
+struct event_base;
+struct offload;
+
+typedef void (*offload_fn)(void *arg);
+
+struct offload *offload_new(struct event_base *base, int threads);
+/* Joins the threads; jobs not yet started are dropped without done. */
+void offload_free(struct offload *o);
+void offload_run(struct offload *o, offload_fn work, offload_fn done, void *arg);
+
+#endif /* WEBAPP_OFFLOAD_H */
