@@ -452,10 +452,19 @@ struct throttle_slot {
 };
 
 struct auth_throttle {
+    int                  free_failures;
     struct throttle_slot slots[THROTTLE_SLOTS];
 };
 
-struct auth_throttle *auth_throttle_new(void) { return xcalloc(1, sizeof(struct auth_throttle)); }
+struct auth_throttle *
+auth_throttle_new(int free_failures)
+{
+    struct auth_throttle *t = xcalloc(1, sizeof(*t));
+
+    t->free_failures = free_failures;
+    return t;
+}
+
 void auth_throttle_free(struct auth_throttle *t) { free(t); }
 
 /* A fixed table: a colliding key shares (or takes over) a slot, which can
@@ -481,7 +490,7 @@ auth_throttle_delay_ms(struct auth_throttle *t, const char *key, int64_t now_ms)
 
     if (now_ms - s->last_ms > THROTTLE_WINDOW_MS)
         s->failures = 0;
-    over = s->failures - AUTH_FREE_FAILURES;
+    over = s->failures - t->free_failures;
     if (over < 0)
         return 0;
     return over >= 6 ? 16000 : 250LL << over;

@@ -60,12 +60,11 @@ void auth_revoke_jti(struct auth_revocations *r, const char *jti);
 void auth_revoke_user_before(struct auth_revocations *r, const char *user, int64_t before_ms);
 bool auth_is_revoked(const struct auth_revocations *r, const struct auth_claims *c);
 
-/* Failed-login slow-down, keyed by username and by peer address: after
- * AUTH_FREE_FAILURES failures, each further attempt waits 2^(n-free) * 250 ms,
+/* Failed-login slow-down, keyed by a name (username, peer address): after
+ * free_failures failures, each further attempt waits 2^(n-free) * 250 ms,
  * capped at 16 s; failures older than 15 minutes are forgotten. */
-#define AUTH_FREE_FAILURES 3
 struct auth_throttle;
-struct auth_throttle *auth_throttle_new(void);
+struct auth_throttle *auth_throttle_new(int free_failures);
 void auth_throttle_free(struct auth_throttle *t);
 /* Delay to apply before answering a login attempt for key. */
 int64_t auth_throttle_delay_ms(struct auth_throttle *t, const char *key, int64_t now_ms);

@@ -190,7 +190,9 @@ main(int argc, char **argv)
         goto done;
     app.base = event_base_new();
     app.revoked = auth_revocations_new();
-    app.throttle = auth_throttle_new();
+    app.throttle = auth_throttle_new(3);
+    /* one address may carry many users (NAT, a proxy): allow more */
+    app.peer_throttle = auth_throttle_new(20);
     app.offload = offload_new(app.base, 2);
     {
         char *ci = db_conninfo(&app.cfg.db, true);
@@ -228,6 +230,7 @@ done:
     db_free(app.db);
     auth_revocations_free(app.revoked);
     auth_throttle_free(app.throttle);
+    auth_throttle_free(app.peer_throttle);
     tls_free(app.tls);
     if (app.base)
         event_base_free(app.base);

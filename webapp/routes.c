@@ -249,7 +249,8 @@ body_or_reply(struct http_req *req, struct webapp *app, enum body_kind kind)
         }
         return 0;
     }
-    req->json = json_loadb((char *) req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    req->json = json_loadb((char *) req->body, req->body_len,
+                           JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (req->json == NULL) {
         http_reply_error(req, ERR_INVALID_REQUEST,
                          "Unable to decode json from the request: %s (line %d, column %d)",

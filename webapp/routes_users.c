@@ -171,12 +171,10 @@ login_hash_done(void *arg)
 {
     struct user_op *op = arg;
     struct webapp  *app = op->app;
-    char            key[96];
 
     if (!op->verified) {
         auth_throttle_failure(app->throttle, op->username, webapp_now_ms());
-        snprintf(key, sizeof(key), "peer:%s", op->req->peer);
-        auth_throttle_failure(app->throttle, key, webapp_now_ms());
+        auth_throttle_failure(app->peer_throttle, op->req->peer, webapp_now_ms());
         log_info(op->req->rid, "login_failed", "user=%s peer=%s", op->username, op->req->peer);
         http_add_header(op->req, "WWW-Authenticate", "Basic realm=\"WhatsApp\"");
         http_reply_error(op->req, ERR_BAD_CREDENTIALS, "Incorrect username or password");
@@ -228,7 +226,7 @@ login_start(evutil_socket_t fd, short what, void *arg)
 void
 route_login(struct http_req *req, struct webapp *app)
 {
-    char           *user = NULL, *pass = NULL, why[256], key[96];
+    char           *user = NULL, *pass = NULL, why[256];
     json_t         *np = json_object_get(req->json, "new_password");
     struct user_op *op;
     int64_t         delay, d2;
@@ -254,8 +252,7 @@ route_login(struct http_req *req, struct webapp *app)
         op->new_password = xstrdup(json_string_value(np));
     /* slow down guessing, per account and per peer */
     delay = auth_throttle_delay_ms(app->throttle, user, webapp_now_ms());
-    snprintf(key, sizeof(key), "peer:%s", req->peer);
-    d2 = auth_throttle_delay_ms(app->throttle, key, webapp_now_ms());
+    d2 = auth_throttle_delay_ms(app->peer_throttle, req->peer, webapp_now_ms());
     if (d2 > delay)
         delay = d2;
     op->delay = evtimer_new(app->base, login_start, op);

@@ -42,7 +42,8 @@ struct webapp {
     struct http_server      *http;
     struct routes           *routes;
     struct auth_revocations *revoked;
-    struct auth_throttle    *throttle;
+    struct auth_throttle    *throttle;      /* per username */
+    struct auth_throttle    *peer_throttle; /* per client address, more lenient */
     struct offload          *offload;
     char                    *jwt_key;      /* effective signing key */
     int64_t                  started_ms;

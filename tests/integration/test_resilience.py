@@ -1,0 +1,108 @@
+"""Processes and the database going away and coming back (issue 2)."""
+import os
+import signal
+import subprocess
+import time
+
+from test_users import err
+
+
+def wait_for(fn, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        last = fn()
+        if last:
+            return last
+        assert time.monotonic() < deadline, "timed out waiting for " + what
+        time.sleep(0.1)
+
+
+def test_coreapp_killed_then_back_without_webapp_restart(api, stack):
+    webapp_pid = stack.procs["webapp"].pid
+    assert api.get("/v1/health", apikey=True).status_code == 200
+    stack.kill9("coreapp")
+    t0 = time.monotonic()
+    e = err(api.get("/v1/health", apikey=True), 503, 1011)
+    assert time.monotonic() - t0 < 1.5 + 1.0   # within the configured timeout
+    assert "coreapp" in e["details"]
+    stack.start("coreapp")
+    wait_for(lambda: api.get("/v1/health", apikey=True).status_code == 200, 20, "coreapp")
+    assert stack.procs["webapp"].pid == webapp_pid and stack.running("webapp")
+
+
+def test_hung_coreapp_times_out_and_late_work_is_dropped(api, stack):
+    pid = stack.procs["coreapp"].pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        r = api.get("/v1/health", apikey=True)
+        took = time.monotonic() - t0
+        e = err(r, 503, 1011)
+        assert "1500 ms" in e["details"]
+        assert 1.4 < took < 4
+        rid = r.headers["X-Request-Id"]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: api.get("/v1/health", apikey=True).status_code == 200, 10, "coreapp")
+    # the request the client gave up on was not acted upon
+    wait_for(lambda: stack.log_contains("coreapp", "rid=%s event=request_expired" % rid), 5,
+             "request_expired log")
+
+
+def test_postgres_restart(api, stack):
+    token = api.admin_token()
+    admin = api.as_token(token)
+    stack.pg_stop()
+    try:
+        e = err(api.get("/v1/health", apikey=True), 500, 1023)
+        assert "database" in e["details"]
+        err(api.login_response("admin", stack.admin_password), 500, 1023)
+        err(admin.get("/v1/users/admin"), 500, 1023)
+        # authentication that needs no database still works during the outage
+        err(api.get("/v1/health", headers={"Authorization": "Bearer bad"}), 401, 1005)
+    finally:
+        stack.pg_start()
+    # both processes reconnect by themselves
+    wait_for(lambda: api.get("/v1/health", apikey=True).status_code == 200, 20, "coreapp db")
+    wait_for(lambda: admin.get("/v1/users/admin").status_code == 200, 20, "webapp db")
+    api.login("admin", stack.admin_password)
+    assert stack.log_contains("coreapp", "event=db_up") and stack.log_contains("webapp", "event=db_down")
+
+
+def test_graceful_shutdown_and_restart_keeps_data(api, stack):
+    api.admin_token()
+    admin = api.as_token(api.admin_token())
+    assert admin.post("/v1/users", json={"username": "keeper", "password": "K33p!pass"}).status_code == 201
+    for name in ("webapp", "coreapp"):
+        assert stack.stop(name) == 0, stack.logs_tail([name])
+        assert stack.log_contains(name, "event=shutdown signal=15")
+        assert stack.log_contains(name, "event=stopped status=0")
+    stack.start("coreapp")
+    stack.start("webapp")
+    stack.wait_ready()
+    keeper = api.as_token()
+    keeper.login("keeper", "K33p!pass")
+    assert keeper.get("/v1/users/keeper").json()["users"][0]["username"] == "keeper"
+
+
+def test_cli_help_and_check_config(stack):
+    for name in ("webapp", "coreapp"):
+        r = subprocess.run([stack.binary(name), "--help"], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0 and "WA_DB_HOSTNAME" in r.stdout and "WA_LOG_LEVEL" in r.stdout
+        env = {**os.environ, **stack.env}
+        r = subprocess.run([stack.binary(name), "--check-config"], env=env, capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == 0 and "configuration ok" in r.stdout, r.stderr
+        r = subprocess.run([stack.binary(name), "--check-config"],
+                           env={**env, "WA_DB_PORT": "99999"}, capture_output=True, text=True,
+                           timeout=10)
+        assert r.returncode == 1 and "WA_DB_PORT" in r.stderr
+        r = subprocess.run([stack.binary(name), "--bogus"], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 2
+    r = subprocess.run([stack.binary("webapp"), "--check-config"],
+                       env={**os.environ, **stack.env, "WA_API_KEY": "short"}, capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 1 and "WA_API_KEY" in r.stderr
+    r = subprocess.run([stack.binary("webapp"), "--check-config"], env={**os.environ, **stack.env},
+                       capture_output=True, text=True, timeout=10)
+    assert stack.api_key not in r.stdout   # secrets are never printed
