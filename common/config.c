@@ -27,7 +27,7 @@ load_key(const struct cfg_key *k, void *conf, char *err, size_t errlen)
     char       *end = NULL;
     long        num;
 
-    if (v == NULL || (v[0] == '\0' && k->type != CFG_T_STR))
+    if (v == NULL || v[0] == '\0')         /* empty means "not set" */
         v = k->def;
     switch (k->type) {
     case CFG_T_STR:

@@ -21,6 +21,7 @@ struct db_query {
     char           **params;
     db_result_cb     cb;
     void            *arg;
+    int64_t          sent_us;       /* when sent to the server; 0 = not yet */
 };
 
 struct db_listener {
@@ -45,8 +46,12 @@ struct db {
     size_t              queued;
     PGresult           *last;        /* result being collected for head */
     struct db_listener *listeners;
-    db_connect_cb       connect_cb;
-    void               *connect_arg;
+    struct {
+        db_connect_cb   cb;
+        void           *arg;
+    }                   on_connect[8];   /* several modules load state at connect */
+    int                 n_on_connect;
+    struct db_stats     stats;
 };
 
 static void db_connect_start(struct db *db);
@@ -54,6 +59,15 @@ static void notice_cb(void *arg, const char *message);
 static void db_send_next(struct db *db);
 
 /* ---- small helpers ------------------------------------------------------ */
+
+static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void
 append_kv(char **buf, size_t *len, const char *key, const char *val)
@@ -124,6 +138,16 @@ query_finish(struct db *db, PGresult *pg, enum err_code err)
     if (db->head == NULL)
         db->tail = NULL;
     db->queued--;
+    if (q->sent_us != 0) {          /* queries that never ran aren't timed */
+        uint64_t us = (uint64_t) (mono_us() - q->sent_us);
+        if (err == ERR_OK) {
+            db->stats.ok_count++;
+            db->stats.ok_us += us;
+        } else {
+            db->stats.err_count++;
+            db->stats.err_us += us;
+        }
+    }
     if (q->cb != NULL)
         q->cb(pg ? &res : NULL, err, q->arg);
     query_free(q);
@@ -256,8 +280,8 @@ io_cb(evutil_socket_t fd, short what, void *arg)
             log_info(NULL, "db_up", "db=%s", db->name);
             for (struct db_listener *l = db->listeners; l; l = l->next)
                 issue_listen(db, l, false);
-            if (db->connect_cb)
-                db->connect_cb(db->connect_arg);
+            for (int i = 0; i < db->n_on_connect; i++)
+                db->on_connect[i].cb(db->on_connect[i].arg);
             arm_io(db, EV_READ | EV_PERSIST);
             db_send_next(db);
         } else {
@@ -338,6 +362,7 @@ db_send_next(struct db *db)
         return;
     }
     db->state = DB_BUSY;
+    q->sent_us = mono_us();
     if (PQflush(db->conn) == 1)
         arm_io(db, EV_READ | EV_WRITE | EV_PERSIST);
 }
@@ -381,8 +406,13 @@ db_free(struct db *db)
 void
 db_on_connect(struct db *db, db_connect_cb cb, void *arg)
 {
-    db->connect_cb = cb;
-    db->connect_arg = arg;
+    if (db->n_on_connect == (int) (sizeof(db->on_connect) / sizeof(db->on_connect[0]))) {
+        log_error(NULL, "db_on_connect_full", "db=%s", db->name);
+        abort();                            /* a programming error, found at start */
+    }
+    db->on_connect[db->n_on_connect].cb = cb;
+    db->on_connect[db->n_on_connect].arg = arg;
+    db->n_on_connect++;
 }
 
 void
@@ -437,6 +467,8 @@ bool db_is_connected(const struct db *db)
 }
 
 size_t db_queue_len(const struct db *db) { return db->queued; }
+
+void db_stats_get(const struct db *db, struct db_stats *out) { *out = db->stats; }
 
 int db_result_rows(const struct db_result *r) { return r ? PQntuples(r->pg) : 0; }
 

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "common/errors.h"
 
 struct event_base;
@@ -50,7 +51,8 @@ char *db_oneshot(const struct db_config *cfg, const char *sql, int nparams,
 /* A connection driven by base; starts connecting at once. name is for logs. */
 struct db *db_new(struct event_base *base, const char *conninfo, const char *name);
 void db_free(struct db *db);                      /* fails queued queries; NULL ok */
-/* Called after every successful (re)connect, once LISTENs are re-issued. */
+/* Called after every successful (re)connect, once LISTENs are re-issued.
+ * Several callbacks may register (up to 8); they run in registration order. */
 void db_on_connect(struct db *db, db_connect_cb cb, void *arg);
 /* LISTEN on channel now and after every reconnect; cb gets each NOTIFY. */
 void db_listen(struct db *db, const char *channel, db_notify_cb cb, void *arg);
@@ -62,6 +64,14 @@ void db_query(struct db *db, const char *sql, int nparams, const char *const *pa
               db_result_cb cb, void *arg);
 bool db_is_connected(const struct db *db);
 size_t db_queue_len(const struct db *db);
+
+/* Queries that reached the server, by outcome, and their summed time from
+ * sending to the last result, in microseconds (for /v1/stats/app). */
+struct db_stats {
+    uint64_t ok_count, ok_us;
+    uint64_t err_count, err_us;
+};
+void db_stats_get(const struct db *db, struct db_stats *out);
 
 int db_result_rows(const struct db_result *r);
 /* Text value, or NULL for SQL NULL or out of range. Borrowed. */

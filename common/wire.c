@@ -43,7 +43,7 @@ dump_or_die(json_t *j, size_t *len)
 char *
 wire_request_encode(const struct wire_request *r, size_t *len)
 {
-    json_t *j = json_pack("{s:i, s:s, s:s, s:I, s:{s:s?, s:s?}, s:O?, s:O?}",
+    json_t *j = json_pack("{s:i, s:s, s:s, s:I, s:{s:s*, s:s*}, s:O*, s:O*}",
                           "v", WIRE_VERSION, "rid", r->rid, "cmd", wire_cmd_name(r->cmd),
                           "deadline", (json_int_t) r->deadline_ms,
                           "caller", "user", r->user, "role", r->role,

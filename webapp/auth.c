@@ -290,7 +290,7 @@ auth_token_verify(const char *key, const char *token, int64_t now_ms,
         strlen(sub) >= sizeof(c->user) || strlen(role) >= sizeof(c->role) ||
         strlen(jti) >= sizeof(c->jti))
         goto done;
-    if (exp * 1000 <= now_ms) {
+    if (exp <= now_ms / 1000) {
         snprintf(why, whylen, "token expired");
         goto done;
     }
@@ -446,7 +446,6 @@ auth_is_revoked(const struct auth_revocations *r, const struct auth_claims *c)
 #define THROTTLE_WINDOW_MS (15 * 60 * 1000)
 
 struct throttle_slot {
-    uint64_t hash;
     int      failures;
     int64_t  last_ms;
 };
@@ -467,19 +466,12 @@ auth_throttle_new(int free_failures)
 
 void auth_throttle_free(struct auth_throttle *t) { free(t); }
 
-/* A fixed table: a colliding key shares (or takes over) a slot, which can
- * only make throttling stricter or forget old failures, never crash. */
+/* A fixed table: colliding keys share a slot, which can only make
+ * throttling stricter; a key can't reset another key's count. */
 static struct throttle_slot *
 slot_of(struct auth_throttle *t, const char *key)
 {
-    uint64_t              h = fnv1a(key) | 1;
-    struct throttle_slot *s = &t->slots[h % THROTTLE_SLOTS];
-
-    if (s->hash != h) {
-        s->hash = h;
-        s->failures = 0;
-    }
-    return s;
+    return &t->slots[fnv1a(key) % THROTTLE_SLOTS];
 }
 
 int64_t

@@ -27,7 +27,27 @@ struct http_server {
     http_observe_fn          observe;
     void                    *observe_arg;
     unsigned                 inflight;
+    struct http_conn_stats   conns;
 };
+
+/* Open connections are counted through their SSL objects: evhttp frees a
+ * connection's bufferevent, and with it the SSL, however the connection ends,
+ * and OpenSSL calls conn_gone() for each. */
+static int conn_ex_index = -1;
+
+static void
+conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    struct http_server *srv = ptr;
+
+    (void) parent;
+    (void) ad;
+    (void) idx;
+    (void) argl;
+    (void) argp;
+    if (srv != NULL && srv->conns.open > 0)
+        srv->conns.open--;
+}
 
 int64_t
 http_now_us(void)
@@ -46,6 +66,11 @@ bev_cb(struct event_base *base, void *arg)
 
     if (ssl == NULL)
         return NULL;
+    if (conn_ex_index >= 0 && SSL_set_ex_data(ssl, conn_ex_index, srv) == 1) {
+        srv->conns.accepted++;
+        if (++srv->conns.open > srv->conns.peak)
+            srv->conns.peak = srv->conns.open;
+    }
     return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                           BEV_OPT_CLOSE_ON_FREE);
 }
@@ -238,6 +263,8 @@ http_server_new(struct event_base *base, const char *host, int port, struct tls 
 {
     struct http_server *srv = xcalloc(1, sizeof(*srv));
 
+    if (conn_ex_index < 0)
+        conn_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
     srv->base = base;
     srv->tls = tls;
     srv->handler = handler;
@@ -272,6 +299,12 @@ http_server_stop_listening(struct http_server *srv)
 }
 
 unsigned http_server_inflight(const struct http_server *srv) { return srv->inflight; }
+
+void
+http_server_conn_stats(const struct http_server *srv, struct http_conn_stats *out)
+{
+    *out = srv->conns;
+}
 
 void
 http_server_set_observer(struct http_server *srv, http_observe_fn fn, void *arg)

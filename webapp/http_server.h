@@ -56,6 +56,12 @@ void http_server_free(struct http_server *srv);
 void http_server_stop_listening(struct http_server *srv);
 /* Requests accepted and not yet answered. */
 unsigned http_server_inflight(const struct http_server *srv);
+/* TLS connections: accepted since start, open now, most open at once. */
+struct http_conn_stats {
+    uint64_t accepted;
+    unsigned open, peak;
+};
+void http_server_conn_stats(const struct http_server *srv, struct http_conn_stats *out);
 
 /* The one way to answer. Each sends and frees req. */
 void http_reply_payload(struct http_req *req, int status, json_t *payload /* taken */);

@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "common/xalloc.h"
 #include "webapp/auth.h"
 #include "webapp/http_server.h"
@@ -166,6 +167,7 @@ main(int argc, char **argv)
 {
     struct webapp  app;
     struct event  *sigterm = NULL, *sigint = NULL;
+    struct sdnotify *sd = NULL;
     enum log_level lvl = LOG_INFO;
     int            rc;
 
@@ -214,9 +216,12 @@ main(int argc, char **argv)
     sigint = evsignal_new(app.base, SIGINT, signal_cb, &app);
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
+    sd = sdnotify_ready(app.base);
     log_info(NULL, "started", "url=https://%s:%ld coreapp=%s api_key=%s", app.cfg.host,
              app.cfg.port, app.cfg.coreapp_endpoint, app.cfg.api_key ? "set" : "unset");
     event_base_dispatch(app.base);
+    sdnotify_stopping(sd);
+    sd = NULL;
     rc = 0;
 done:
     if (sigterm)
@@ -227,6 +232,8 @@ done:
     proxy_free(app.proxy);
     offload_free(app.offload);
     routes_free(app.routes);
+    if (app.prune_timer)
+        event_free(app.prune_timer);
     db_free(app.db);
     auth_revocations_free(app.revoked);
     auth_throttle_free(app.throttle);

@@ -19,6 +19,8 @@ struct offload {
     pthread_cond_t     wake;
     struct job        *head, *tail;
     bool               stopping;
+    int                busy;      /* threads running a job */
+    unsigned           queued;    /* jobs waiting for a thread */
     int                nthreads;
     pthread_t         *threads;
 };
@@ -53,8 +55,13 @@ worker(void *arg)
         o->head = j->next;
         if (o->head == NULL)
             o->tail = NULL;
+        o->queued--;
+        o->busy++;
         pthread_mutex_unlock(&o->lock);
         j->work(j->arg);
+        pthread_mutex_lock(&o->lock);
+        o->busy--;
+        pthread_mutex_unlock(&o->lock);
         event_active(j->back, 0, 0);
     }
 }
@@ -112,6 +119,16 @@ offload_run(struct offload *o, offload_fn work, offload_fn done, void *arg)
     else
         o->head = j;
     o->tail = j;
+    o->queued++;
     pthread_cond_signal(&o->wake);
+    pthread_mutex_unlock(&o->lock);
+}
+
+void
+offload_load(struct offload *o, int *idle, unsigned *queued)
+{
+    pthread_mutex_lock(&o->lock);
+    *idle = o->nthreads - o->busy;
+    *queued = o->queued;
     pthread_mutex_unlock(&o->lock);
 }

@@ -14,5 +14,7 @@ struct offload *offload_new(struct event_base *base, int threads);
 /* Joins the threads; jobs not yet started are dropped without done. */
 void offload_free(struct offload *o);
 void offload_run(struct offload *o, offload_fn work, offload_fn done, void *arg);
+/* Threads not running a job, and jobs waiting for one (for metrics). */
+void offload_load(struct offload *o, int *idle, unsigned *queued);
 
 #endif /* WEBAPP_OFFLOAD_H */

@@ -1,4 +1,5 @@
 /* users.c - default admin and the revoked-token cache. */
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 #include "common/db.h"
@@ -82,9 +83,25 @@ notify_cb(const char *channel, const char *payload, void *arg)
     }
 }
 
+/* Expired revocations leave memory and the table every 10 minutes. */
+static void
+prune_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct webapp *app = arg;
+
+    (void) fd;
+    (void) what;
+    if (db_is_connected(app->db))
+        connected_cb(app);
+}
+
 void
 users_sync_start(struct webapp *app)
 {
+    struct timeval every = { 600, 0 };
+
+    app->prune_timer = event_new(app->base, -1, EV_PERSIST, prune_cb, app);
+    event_add(app->prune_timer, &every);
     db_on_connect(app->db, connected_cb, app);
     db_listen(app->db, USERS_NOTIFY_CHANNEL, notify_cb, app);
 }

@@ -7,6 +7,7 @@
 #include "common/db.h"
 
 struct event_base;
+struct event;
 struct db;
 struct proxy;
 struct tls;
@@ -46,6 +47,7 @@ struct webapp {
     struct auth_throttle    *peer_throttle; /* per client address, more lenient */
     struct offload          *offload;
     char                    *jwt_key;      /* effective signing key */
+    struct event            *prune_timer;  /* users.c */
     int64_t                  started_ms;
 };
 

@@ -106,3 +106,31 @@ def test_cli_help_and_check_config(stack):
     r = subprocess.run([stack.binary("webapp"), "--check-config"], env={**os.environ, **stack.env},
                        capture_output=True, text=True, timeout=10)
     assert stack.api_key not in r.stdout   # secrets are never printed
+
+
+def test_systemd_notify_ready_and_watchdog(stack, tmp_path):
+    """Type=notify units: READY=1 once serving, WATCHDOG=1 at half WATCHDOG_USEC."""
+    import socket
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    stack.stop("coreapp")
+    try:
+        stack.start("coreapp", env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"})
+        got = [sock.recv(256).decode() for _ in range(3)]
+        assert got[0] == "READY=1" and got[1:] == ["WATCHDOG=1", "WATCHDOG=1"]
+        stack.stop("coreapp")
+        msgs = []
+        sock.settimeout(0.5)
+        try:
+            while True:
+                msgs.append(sock.recv(256).decode())
+        except socket.timeout:
+            pass
+        assert "STOPPING=1" in msgs
+    finally:
+        sock.close()
+        if not stack.running("coreapp"):
+            stack.start("coreapp")
+        stack.wait_ready()
