@@ -14,6 +14,7 @@
 #include "common/xalloc.h"
 #include "webapp/auth.h"
 #include "webapp/http_server.h"
+#include "webapp/metrics.h"
 #include "webapp/offload.h"
 #include "webapp/proxy.h"
 #include "webapp/routes.h"
@@ -202,6 +203,7 @@ main(int argc, char **argv)
         free(ci);
     }
     users_sync_start(&app);
+    certs_sync_start(&app);
     app.routes = routes_new(&app);
     app.proxy = proxy_new(app.base, app.cfg.coreapp_endpoint, (int) app.cfg.coreapp_timeout_ms);
     if (app.proxy == NULL)
@@ -212,6 +214,7 @@ main(int argc, char **argv)
                                routes_dispatch, &app);
     if (app.http == NULL)
         goto done;
+    metrics_attach(&app);
     sigterm = evsignal_new(app.base, SIGTERM, signal_cb, &app);
     sigint = evsignal_new(app.base, SIGINT, signal_cb, &app);
     evsignal_add(sigterm, NULL);
@@ -229,6 +232,7 @@ done:
     if (sigint)
         event_free(sigint);
     http_server_free(app.http);
+    metrics_free(app.metrics);
     proxy_free(app.proxy);
     offload_free(app.offload);
     routes_free(app.routes);

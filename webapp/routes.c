@@ -6,6 +6,7 @@
 #include "common/wire.h"
 #include "common/xalloc.h"
 #include "webapp/auth.h"
+#include "webapp/metrics.h"
 #include "webapp/proxy.h"
 #include "webapp/routes.h"
 #include "webapp/webapp.h"
@@ -39,8 +40,8 @@ static const struct route table[] = {
     FWD(HTTP_POST,   "/v1/account/verify",           AUTH_ADMIN, BODY_JSON, WIRE_ACCOUNT_VERIFY),
     FWD(HTTP_POST,   "/v1/account/shards",           AUTH_ADMIN, BODY_JSON, WIRE_ACCOUNT_SHARDS_SET),
     FWD(HTTP_GET,    "/v1/account/shards",           AUTH_ADMIN, BODY_NONE, WIRE_ACCOUNT_SHARDS_GET),
-    FWD(HTTP_GET,    "/v1/certificates/external/ca", AUTH_ADMIN, BODY_NONE, WIRE_CERT_EXTERNAL_CA_GET),
-    FWD(HTTP_POST,   "/v1/certificates/external",    AUTH_ADMIN, BODY_TEXT, WIRE_CERT_EXTERNAL_SET),
+    LOCAL(HTTP_GET,  "/v1/certificates/external/ca", AUTH_ADMIN, BODY_NONE, route_cert_external_ca_get),
+    LOCAL(HTTP_POST, "/v1/certificates/external",    AUTH_ADMIN, BODY_TEXT, route_cert_external_set),
     FWD(HTTP_GET,    "/v1/certificates/webhooks/ca", AUTH_ADMIN, BODY_NONE, WIRE_CERT_WEBHOOK_CA_GET),
     FWD(HTTP_POST,   "/v1/certificates/webhooks/ca", AUTH_ADMIN, BODY_TEXT, WIRE_CERT_WEBHOOK_CA_SET),
     FWD(HTTP_DELETE, "/v1/certificates/webhooks/ca", AUTH_ADMIN, BODY_NONE, WIRE_CERT_WEBHOOK_CA_DEL),
@@ -70,7 +71,7 @@ static const struct route table[] = {
     FWD(HTTP_GET,    "/v1/stats/db",                 AUTH_USER_OR_KEY, BODY_NONE, WIRE_STATS_DB),
     FWD(HTTP_GET,    "/v1/stats/app/internal",       AUTH_USER,  BODY_NONE, WIRE_STATS_APP_INTERNAL),
     FWD(HTTP_GET,    "/v1/stats/db/internal",        AUTH_USER,  BODY_NONE, WIRE_STATS_DB_INTERNAL),
-    LOCAL(HTTP_GET,  "/v1/metrics",                  AUTH_USER_OR_KEY, BODY_NONE, NULL),
+    LOCAL(HTTP_GET,  "/v1/metrics",                  AUTH_USER_OR_KEY, BODY_NONE, route_metrics),
     FWD(HTTP_GET,    "/v1/support",                  AUTH_USER,  BODY_NONE, WIRE_SUPPORT),
     FWD(HTTP_GET,    "/v1/settings/application",     AUTH_ADMIN, BODY_NONE, WIRE_SETTINGS_APP_GET),
     FWD(HTTP_PATCH,  "/v1/settings/application",     AUTH_ADMIN, BODY_JSON, WIRE_SETTINGS_APP_PATCH),

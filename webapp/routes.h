@@ -24,6 +24,12 @@ void route_user_get(struct http_req *req, struct webapp *app);
 void route_user_update(struct http_req *req, struct webapp *app);
 void route_user_delete(struct http_req *req, struct webapp *app);
 
+/* routes_certs.c: the webapp's TLS certificate, and keeping every instance
+ * serving the stored one. */
+void route_cert_external_set(struct http_req *req, struct webapp *app);
+void route_cert_external_ca_get(struct http_req *req, struct webapp *app);
+void certs_sync_start(struct webapp *app);
+
 /* Shared by handlers: the JSON string field name of obj, or reply 400
  * (1008 missing, 1009 wrong type/length) and return NULL. */
 const char *json_str_field_or_reply(struct http_req *req, json_t *obj, const char *name,

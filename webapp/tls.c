@@ -206,3 +206,61 @@ done:
     EVP_PKEY_free(key);
     return rc;
 }
+
+int
+tls_split_bundle(const char *pem, int min_certs, char **key_pem, char **chain_pem,
+                 char **ca_pem, char *err, size_t errlen)
+{
+    BIO      *in = BIO_new_mem_buf(pem, -1), *chain = BIO_new(BIO_s_mem());
+    BIO      *kb = BIO_new(BIO_s_mem()), *cab = NULL;
+    char     *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    long      len;
+    int       ncerts = 0, nkeys = 0, rc = -1;
+
+    *key_pem = *chain_pem = *ca_pem = NULL;
+    while (PEM_read_bio(in, &name, &header, &data, &len) == 1) {
+        if (strcmp(name, "CERTIFICATE") == 0) {
+            const unsigned char *p = data;
+            X509 *x = d2i_X509(NULL, &p, len);
+            if (x == NULL) {
+                snprintf(err, errlen, "certificate %d does not parse", ncerts + 1);
+                goto done;
+            }
+            PEM_write_bio_X509(chain, x);
+            BIO_free(cab);
+            cab = BIO_new(BIO_s_mem());
+            PEM_write_bio_X509(cab, x);
+            X509_free(x);
+            ncerts++;
+        } else if (strstr(name, "PRIVATE KEY") != NULL) {
+            PEM_write_bio(kb, name, header, data, len);
+            nkeys++;
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(data);
+        name = header = NULL;
+        data = NULL;
+    }
+    ERR_clear_error();
+    if (nkeys != 1) {
+        snprintf(err, errlen, "expected one PEM private key, found %d", nkeys);
+        goto done;
+    }
+    if (ncerts < min_certs) {
+        snprintf(err, errlen, "expected the certificate and at least %d intermediate "
+                 "certificate(s), found %d certificate(s)", min_certs - 1, ncerts);
+        goto done;
+    }
+    *key_pem = bio_to_string(kb);
+    *chain_pem = bio_to_string(chain);
+    *ca_pem = bio_to_string(cab);
+    rc = 0;
+done:
+    BIO_free(in);
+    BIO_free(chain);
+    BIO_free(kb);
+    BIO_free(cab);
+    return rc;
+}

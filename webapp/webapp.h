@@ -16,6 +16,7 @@ struct auth_revocations;
 struct auth_throttle;
 struct offload;
 struct routes;
+struct metrics;
 
 struct webapp_config {
     struct db_config db;
@@ -42,6 +43,7 @@ struct webapp {
     struct tls              *tls;
     struct http_server      *http;
     struct routes           *routes;
+    struct metrics          *metrics;      /* metrics.c */
     struct auth_revocations *revoked;
     struct auth_throttle    *throttle;      /* per username */
     struct auth_throttle    *peer_throttle; /* per client address, more lenient */
