@@ -247,7 +247,7 @@ class Stack:
                 if at >= 0:  # show the report itself, not just the log's end
                     problems.append("%s hit a sanitizer error:\n%s" % (name, text[at:at + 6000]))
             if problems:
-                raise AssertionError("\n".join(problems) + "\n" + self.logs_tail(list(self.procs)))
+                raise AssertionError("\n".join(problems) + "\n" + (self.logs_tail(self.hung) if self.hung else ""))
         finally:
             if os.environ.get("WA_KEEP_TMP") == "1":
                 print("\nWA_KEEP_TMP=1: kept", self.tmp)

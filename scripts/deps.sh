@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs the Debian packages that building, running and testing need.
+# Silent and fast when everything is there: `make test` calls it every time.
+set -eu
+
+# One package per word; add new ones here.
+PACKAGES="build-essential pkg-config libevent-dev libjansson-dev libpq-dev libzmq3-dev
+libssl-dev libcmocka-dev libcurl4-openssl-dev postgresql-15 python3-pytest
+python3-requests wrk openssl ca-certificates curl prometheus"
+
+missing=
+for p in $PACKAGES; do
+    # dpkg-query fails for unknown packages and prints e.g. "deinstall ok config-files"
+    # for removed ones; only "install ok installed" counts.
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+install="DEBIAN_FRONTEND=noninteractive apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    echo "deps: installing missing Debian packages:$missing" >&2
+    sh -c "$install"
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    echo "deps: installing missing Debian packages with sudo:$missing" >&2
+    sudo -n sh -c "$install"
+else
+    echo "deps: missing Debian packages:$missing" >&2
+    echo "deps: install them as root with:" >&2
+    echo "  sudo sh -c '$install'" >&2
+    exit 1
+fi
