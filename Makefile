@@ -87,7 +87,8 @@ sanitize: deps
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    scripts/test.sh $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%)
 
-run: deps
+run:
+	@scripts/deps.sh run
 	@$(MAKE) --no-print-directory all
 	@scripts/run.sh
 

@@ -1,12 +1,14 @@
 #!/bin/sh
-# Installs the Debian packages that building, running and testing need.
+# Installs the Debian packages that building and running (`deps.sh run`) or
+# also testing and benchmarking (`deps.sh test`) need.
 # Silent and fast when everything is there: `make test` calls it every time.
 set -eu
 
 # One package per word; add new ones here.
 PACKAGES="build-essential pkg-config libevent-dev libjansson-dev libpq-dev libzmq3-dev
-libssl-dev libcmocka-dev libcurl4-openssl-dev postgresql-15 python3-pytest
-python3-requests wrk openssl ca-certificates curl prometheus"
+libssl-dev libcurl4-openssl-dev postgresql-15 openssl ca-certificates curl"
+TEST_PACKAGES="libcmocka-dev python3-pytest python3-requests wrk prometheus"
+[ "${1:-test}" = run ] || PACKAGES="$PACKAGES $TEST_PACKAGES"
 
 missing=
 for p in $PACKAGES; do
@@ -30,3 +32,17 @@ else
     echo "  sudo sh -c '$install'" >&2
     exit 1
 fi
+
+# Debian starts a Prometheus service on port 9090 when it installs the package;
+# we only need its binaries (promtool, and a private server in tests), and 9090
+# is the API's port.
+case "$missing" in
+*prometheus*)
+    if command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+    if command -v service >/dev/null 2>&1; then
+        service prometheus stop >/dev/null 2>&1 || true
+    fi
+    ;;
+esac
