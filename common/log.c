@@ -1,4 +1,5 @@
 /* log.c - key=value event lines on stderr. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,27 @@
 static const char     *log_proc = "wa";
 static enum log_level  log_min = LOG_INFO;
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+/* The last warn/error lines, for /v1/support; a mutex because pool threads
+ * may log too. */
+static char            recent[LOG_RECENT_MAX][LOG_RECENT_LEN];
+static unsigned long   recent_total;
+static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
+
+size_t
+log_recent(char (*out)[LOG_RECENT_LEN], size_t max)
+{
+    size_t n, first;
+
+    pthread_mutex_lock(&recent_lock);
+    n = recent_total < LOG_RECENT_MAX ? recent_total : LOG_RECENT_MAX;
+    n = n < max ? n : max;
+    first = recent_total - n;                       /* the newest n, oldest first */
+    for (size_t i = 0; i < n; i++)
+        memcpy(out[i], recent[(first + i) % LOG_RECENT_MAX], LOG_RECENT_LEN);
+    pthread_mutex_unlock(&recent_lock);
+    return n;
+}
 
 void
 log_init(const char *proc, enum log_level min_level)
@@ -76,4 +98,14 @@ log_event(enum log_level lvl, const char *rid, const char *event,
         va_end(ap);
     }
     fprintf(stderr, "%s\n", line);
+    if (lvl >= LOG_WARN) {
+        /* long lines are cut: their start says what happened */
+        size_t n = strnlen(line, LOG_RECENT_LEN - 1);
+
+        pthread_mutex_lock(&recent_lock);
+        memcpy(recent[recent_total % LOG_RECENT_MAX], line, n);
+        recent[recent_total % LOG_RECENT_MAX][n] = '\0';
+        recent_total++;
+        pthread_mutex_unlock(&recent_lock);
+    }
 }

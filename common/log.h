@@ -5,6 +5,8 @@
 #ifndef COMMON_LOG_H
 #define COMMON_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Process name written on every line ("webapp", "coreapp", "sandbox"). */
@@ -21,6 +23,13 @@ void log_event(enum log_level lvl, const char *rid, const char *event,
 /* Copies s into buf (size n) with quotes and backslashes escaped and
  * newlines dropped, so untrusted text can't forge a log line; returns buf. */
 const char *log_quote(const char *s, char *buf, unsigned n);
+
+/* The most recent warn and error lines (at most LOG_RECENT_MAX, each cut to
+ * LOG_RECENT_LEN - 1 bytes), oldest first, for /v1/support: copies up to max
+ * of them into out and returns how many. */
+#define LOG_RECENT_MAX 32
+#define LOG_RECENT_LEN 512
+size_t log_recent(char (*out)[LOG_RECENT_LEN], size_t max);
 
 #define log_debug(rid, ev, ...) log_event(LOG_DEBUG, rid, ev, __VA_ARGS__)
 #define log_info(rid, ev, ...)  log_event(LOG_INFO, rid, ev, __VA_ARGS__)

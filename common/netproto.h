@@ -33,7 +33,7 @@
  *   verify    rid {"cc","phone_number","code"} -> {"wa_id","vname"} | no_code,
  *             bad_code, code_expired   (binds the sender's key to the number)
  *   hello     rid {"wa_id"} -> {"wa_id","time"} | not_registered, key_mismatch
- *   ping      {"ts"} -> pong {"ts"}
+ *   ping      {"ts"} -> pong {"ts","session":"<wa_id>"|null} (null: say hello)
  *   two_step  rid {"pin":"123456"|null} -> {} (null disables)
  *   lookup    rid {"numbers":["<E.164 digits>",...]} (at most NETPROTO_LOOKUP_MAX)
  *             -> {"contacts":[{"number","on_whatsapp":bool,"wa_id"?}...]}

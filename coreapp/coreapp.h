@@ -9,13 +9,26 @@
 struct event_base;
 struct db;
 struct dispatch;
+struct stats;
+struct gateway;
+struct account;
+struct contacts;
+struct settings;
+struct webhooks;
+struct services;
+struct messages;
 
 struct coreapp_config {
     struct db_config db;
     char *endpoint;             /* ZeroMQ bind for the webapps */
     char *sandbox_endpoint;     /* the network (wa-sandbox) */
+    char *sandbox_state_dir;    /* where wa-sandbox writes its public key */
+    char *sandbox_public_key;   /* or the key itself (Z85); wins over the file */
+    long  sandbox_heartbeat_ms; /* link heartbeat; down after 3 silent intervals */
     char *media_dir;
     char *log_level;
+    char *webhook_secret;       /* WA_WEBHOOK_SECRET (coreapp/webhooks.h) */
+    long  webhook_timeout_ms;   /* per callback request */
 };
 
 /* What /v1/health reports (spec/API.md §9). */
@@ -29,7 +42,15 @@ struct coreapp {
     struct event_base    *base;
     struct db            *db;
     struct dispatch      *dispatch;
-    enum gateway_status   gateway;
+    enum gateway_status   gateway;    /* set by coreapp/gateway.c */
+    struct gateway       *gw;         /* the network link (coreapp/gateway.h) */
+    struct account       *account;    /* registration (coreapp/account.h) */
+    struct contacts      *contacts;   /* contacts cache (coreapp/contacts.h) */
+    struct stats         *stats;      /* metrics registry (coreapp/stats.h) */
+    struct messages      *messages;   /* sending and receiving (coreapp/messages.h) */
+    struct settings      *settings;   /* application settings (coreapp/settings.h) */
+    struct webhooks      *webhooks;   /* callback dispatcher (coreapp/webhooks.h) */
+    struct services      *services;   /* the gc service (coreapp/services.h) */
     int64_t               started_ms;
 };
 

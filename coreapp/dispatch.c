@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <zmq.h>
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -19,6 +20,8 @@ struct dispatch {
         core_handler_fn fn;
         void           *arg;
     } handlers[WIRE__COUNT];
+    dispatch_observe_fn observe;
+    void               *observe_arg;
 };
 
 static int64_t
@@ -28,6 +31,15 @@ now_ms(void)
 
     gettimeofday(&tv, NULL);
     return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void
@@ -57,6 +69,9 @@ send_reply(struct core_req *req, struct wire_reply *r, const void *blob, size_t 
               "cmd=%s status=%d%s%s", wire_cmd_name(req->w.cmd), r->status,
               r->error ? " error=" : "", r->error ? err_name(r->error) : "");
     free(head);
+    if (d->observe != NULL)
+        d->observe(req->w.cmd, r->status, r->error, mono_us() - req->received_us,
+                   d->observe_arg);
     event_active(d->kick, 0, 0);
 }
 
@@ -162,6 +177,7 @@ recv_request(struct dispatch *d, int *again)
     if (n >= 2) {
         req = xcalloc(1, sizeof(*req));
         req->d = d;
+        req->received_us = mono_us();
         if (wire_request_decode(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), &req->w) != 0) {
             log_warn(NULL, "bad_request_frame", "bytes=%zu", zmq_msg_size(&parts[1]));
             free(req);
@@ -248,4 +264,11 @@ dispatch_register(struct dispatch *d, enum wire_cmd cmd, core_handler_fn fn, voi
 {
     d->handlers[cmd].fn = fn;
     d->handlers[cmd].arg = arg;
+}
+
+void
+dispatch_set_observer(struct dispatch *d, dispatch_observe_fn fn, void *arg)
+{
+    d->observe = fn;
+    d->observe_arg = arg;
 }

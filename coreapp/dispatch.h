@@ -6,6 +6,7 @@
 #define COREAPP_DISPATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "common/errors.h"
 #include "common/wire.h"
@@ -20,6 +21,7 @@ struct core_req {
     size_t               blob_len;
     void                *identity;   /* ROUTER routing id, owned */
     size_t               identity_len;
+    int64_t              received_us; /* monotonic, when the request arrived */
 };
 
 /* A handler must eventually call exactly one core_reply_* for req. */
@@ -28,6 +30,12 @@ typedef void (*core_handler_fn)(struct core_req *req, void *arg);
 struct dispatch *dispatch_new(struct event_base *base, const char *endpoint);
 void dispatch_free(struct dispatch *d);
 void dispatch_register(struct dispatch *d, enum wire_cmd cmd, core_handler_fn fn, void *arg);
+
+/* Called after each reply, for stats: the command, the HTTP status, the error
+ * (ERR_OK on success) and the time from arrival to reply. */
+typedef void (*dispatch_observe_fn)(enum wire_cmd cmd, int status, enum err_code err,
+                                    int64_t dur_us, void *arg);
+void dispatch_set_observer(struct dispatch *d, dispatch_observe_fn fn, void *arg);
 
 /* Replies; each frees req. */
 void core_reply(struct core_req *req, int status, json_t *payload /* taken, may be NULL */);

@@ -8,9 +8,22 @@
 #include "common/config.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "coreapp/coreapp.h"
 #include "coreapp/dispatch.h"
 #include "coreapp/health.h"
+#include "coreapp/gateway.h"      /* + account.h, contacts.h: the network link, registration, contacts */
+#include "coreapp/account.h"
+#include "coreapp/contacts.h"
+#include "coreapp/messages.h"
+#include "coreapp/settings.h"
+#include "coreapp/services.h"
+#include "coreapp/webhooks.h"
+#include "coreapp/profile.h"
+#include "coreapp/backup.h"
+#include "coreapp/stickerpacks.h"
+#include "coreapp/stats.h"
+#include "coreapp/support.h"
 
 #define C struct coreapp_config
 static const struct cfg_key coreapp_keys[] = {
@@ -25,8 +38,13 @@ static const struct cfg_key coreapp_keys[] = {
     CFG_STR("WA_DB_SSL_KEY", C, db.ssl_key, NULL, "client key file"),
     CFG_STR("WA_COREAPP_ENDPOINT", C, endpoint, "tcp://127.0.0.1:6250", "ZeroMQ endpoint to bind for the webapps"),
     CFG_STR("WA_SANDBOX_ENDPOINT", C, sandbox_endpoint, "tcp://127.0.0.1:5590", "ZeroMQ endpoint of the network (wa-sandbox)"),
+    CFG_STR("WA_SANDBOX_STATE_DIR", C, sandbox_state_dir, "/var/lib/wa-sandbox", "the network's state dir, where it writes its public key (server.pub)"),
+    CFG_STR("WA_SANDBOX_PUBLIC_KEY", C, sandbox_public_key, NULL, "the network's CURVE public key (Z85, 40 chars); else read from WA_SANDBOX_STATE_DIR"),
+    CFG_INT("WA_SANDBOX_HEARTBEAT_MS", C, sandbox_heartbeat_ms, "1000", 100, 60000, "network link heartbeat; the link is down after 3 silent intervals"),
     CFG_STR("WA_MEDIA_DIR", C, media_dir, "/usr/local/wamedia", "media volume"),
     CFG_STR("WA_LOG_LEVEL", C, log_level, "info", "debug, info, warn or error"),
+    CFG_SECRET("WA_WEBHOOK_SECRET", C, webhook_secret, "HMAC-SHA256 key for X-Hub-Signature-256 on callbacks (the setting webhooks.secret wins)"),
+    CFG_INT("WA_WEBHOOK_TIMEOUT_MS", C, webhook_timeout_ms, "20000", 1000, 300000, "how long a callback request may take before it counts as failed"),
 };
 #undef C
 #define NKEYS (sizeof(coreapp_keys) / sizeof(coreapp_keys[0]))
@@ -47,6 +65,7 @@ main(int argc, char **argv)
 {
     struct coreapp  app;
     struct event   *sigterm = NULL, *sigint = NULL;
+    struct sdnotify *sd = NULL;
     enum log_level  lvl = LOG_INFO;
     struct timeval  tv;
     char           *ci;
@@ -78,19 +97,42 @@ main(int argc, char **argv)
     if (app.dispatch == NULL)
         goto done;
     health_init(&app);
+    gateway_init(&app);         /* before the modules that use app->gw */
+    account_init(&app);
+    contacts_init(&app);
+    settings_init(&app);        /* before the modules that read settings */
+    webhooks_init(&app);
+    services_init(&app);
+    stats_init(&app);           /* early: other modules bump app->stats */
+    support_init(&app);
+    profile_settings_init(&app);
+    backup_init(&app);
+    stickerpacks_init(&app);
+    messages_init(&app);
     sigterm = evsignal_new(app.base, SIGTERM, signal_cb, &app);
     sigint = evsignal_new(app.base, SIGINT, signal_cb, &app);
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
+    sd = sdnotify_ready(app.base);
     log_info(NULL, "started", "endpoint=%s", app.cfg.endpoint);
     event_base_dispatch(app.base);
+    sdnotify_stopping(sd);
+    sd = NULL;
     rc = 0;
 done:
     if (sigterm)
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    messages_free(app.messages);    /* before dispatch: answers what it holds */
+    gateway_free(app.gw);           /* runs unanswered requests' callbacks: before dispatch */
+    contacts_free(app.contacts);
+    account_free(app.account);
+    services_free(app.services);   /* its last callbacks go to webhooks */
+    webhooks_free(app.webhooks);
+    settings_free(app.settings);
     dispatch_free(app.dispatch);
+    stats_free(app.stats);
     db_free(app.db);
     if (app.base)
         event_base_free(app.base);

@@ -30,26 +30,42 @@ struct http_server {
     http_observe_fn          observe;
     void                    *observe_arg;
     unsigned                 inflight;
-    struct http_conn_stats   conns;
+    struct conn_count       *conns;
 };
 
 /* Open connections are counted through their SSL objects: evhttp frees a
  * connection's bufferevent, and with it the SSL, however the connection ends,
- * and OpenSSL calls conn_gone() for each. */
+ * and OpenSSL calls conn_gone() for each. That can happen after
+ * http_server_free() (libevent defers the frees to event_base_free), so the
+ * counts live apart, freed by whichever of the server and its SSLs goes last. */
+struct conn_count {
+    struct http_conn_stats stats;
+    unsigned               refs;        /* the server's, plus one per open SSL */
+};
+
 static int conn_ex_index = -1;
+
+static void
+conn_count_release(struct conn_count *c)
+{
+    if (--c->refs == 0)
+        free(c);
+}
 
 static void
 conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
-    struct http_server *srv = ptr;
+    struct conn_count *c = ptr;
 
     (void) parent;
     (void) ad;
     (void) idx;
     (void) argl;
     (void) argp;
-    if (srv != NULL && srv->conns.open > 0)
-        srv->conns.open--;
+    if (c == NULL)
+        return;
+    c->stats.open--;
+    conn_count_release(c);
 }
 
 int64_t
@@ -69,10 +85,11 @@ bev_cb(struct event_base *base, void *arg)
 
     if (ssl == NULL)
         return NULL;
-    if (conn_ex_index >= 0 && SSL_set_ex_data(ssl, conn_ex_index, srv) == 1) {
-        srv->conns.accepted++;
-        if (++srv->conns.open > srv->conns.peak)
-            srv->conns.peak = srv->conns.open;
+    if (conn_ex_index >= 0 && SSL_set_ex_data(ssl, conn_ex_index, srv->conns) == 1) {
+        srv->conns->refs++;
+        srv->conns->stats.accepted++;
+        if (++srv->conns->stats.open > srv->conns->stats.peak)
+            srv->conns->stats.peak = srv->conns->stats.open;
     }
     return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                           BEV_OPT_CLOSE_ON_FREE);
@@ -269,6 +286,8 @@ http_server_new(struct event_base *base, const char *host, int port, struct tls 
 
     if (conn_ex_index < 0)
         conn_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
+    srv->conns = xcalloc(1, sizeof(*srv->conns));
+    srv->conns->refs = 1;
     srv->base = base;
     srv->tls = tls;
     srv->handler = handler;
@@ -312,7 +331,7 @@ unsigned http_server_inflight(const struct http_server *srv) { return srv->infli
 void
 http_server_conn_stats(const struct http_server *srv, struct http_conn_stats *out)
 {
-    *out = srv->conns;
+    *out = srv->conns->stats;
 }
 
 void
@@ -329,5 +348,6 @@ http_server_free(struct http_server *srv)
         return;
     if (srv->http)
         evhttp_free(srv->http);
+    conn_count_release(srv->conns);
     free(srv);
 }

@@ -7,6 +7,7 @@
 #include "common/xalloc.h"
 #include "webapp/auth.h"
 #include "webapp/metrics.h"
+#include "webapp/support.h"
 #include "webapp/proxy.h"
 #include "webapp/routes.h"
 #include "webapp/webapp.h"
@@ -72,7 +73,7 @@ static const struct route table[] = {
     FWD(HTTP_GET,    "/v1/stats/app/internal",       AUTH_USER,  BODY_NONE, WIRE_STATS_APP_INTERNAL),
     FWD(HTTP_GET,    "/v1/stats/db/internal",        AUTH_USER,  BODY_NONE, WIRE_STATS_DB_INTERNAL),
     LOCAL(HTTP_GET,  "/v1/metrics",                  AUTH_USER_OR_KEY, BODY_NONE, route_metrics),
-    FWD(HTTP_GET,    "/v1/support",                  AUTH_USER,  BODY_NONE, WIRE_SUPPORT),
+    LOCAL(HTTP_GET,  "/v1/support",                  AUTH_USER,  BODY_NONE, route_support),
     FWD(HTTP_GET,    "/v1/settings/application",     AUTH_ADMIN, BODY_NONE, WIRE_SETTINGS_APP_GET),
     FWD(HTTP_PATCH,  "/v1/settings/application",     AUTH_ADMIN, BODY_JSON, WIRE_SETTINGS_APP_PATCH),
     FWD(HTTP_DELETE, "/v1/settings/application",     AUTH_ADMIN, BODY_NONE, WIRE_SETTINGS_APP_RESET),

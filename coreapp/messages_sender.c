@@ -1,0 +1,572 @@
+/* messages_sender.c - outbox to the gateway, status and inbound events to
+ * rows and callbacks.
+ *
+ * Events are batched like sends: those that arrive during one loop turn go
+ * to PostgreSQL as one statement per kind (json_to_recordset), which updates
+ * the messages, logs the receipts and queues the callbacks together, and
+ * only after its commit does the network hear gateway_event_done(). A batch
+ * that fails is retried (the network would also redeliver after a
+ * reconnection); duplicates are harmless because a status only ever moves a
+ * message forward and an inbound id is inserted once. */
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "common/db.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "coreapp/coreapp.h"
+#include "coreapp/gateway.h"
+#include "coreapp/messages_sender.h"
+#include "coreapp/settings.h"
+#include "coreapp/webhooks.h"
+
+#define RESUBMIT_PAGE   500
+#define RETRY_MS        1000
+
+/* A status moves a message forward only (rank): a late or repeated event
+ * changes nothing and queues no callback. Timestamps are the network's. */
+static const char STATUS_SQL[] =
+    "WITH ev AS ("
+    "  SELECT e.*, CASE e.status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3"
+    "                            WHEN 'failed' THEN 4 WHEN 'deleted' THEN 5 ELSE -1 END AS rank"
+    "  FROM json_to_recordset($1::json) AS e(n int, id text, status text, ts bigint, code int,"
+    "                                        title text, details text, body text, cb text)),"
+    " cur AS ("
+    "  SELECT m.id, CASE m.status WHEN 'accepted' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2"
+    "                             WHEN 'read' THEN 3 WHEN 'failed' THEN 4 ELSE 5 END AS rank"
+    "  FROM messages m WHERE m.direction = 'outbound' AND m.id IN (SELECT id FROM ev)"
+    "  FOR UPDATE),"
+    " fresh AS (SELECT ev.* FROM ev JOIN cur ON cur.id = ev.id WHERE ev.rank > cur.rank),"
+    " top AS (SELECT DISTINCT ON (id) id, status, code, title, details FROM fresh"
+    "         ORDER BY id, rank DESC),"
+    " agg AS (SELECT id, min(ts) FILTER (WHERE status = 'sent') AS s,"
+    "                min(ts) FILTER (WHERE status = 'delivered') AS d,"
+    "                min(ts) FILTER (WHERE status = 'read') AS r,"
+    "                min(ts) FILTER (WHERE status = 'failed') AS f"
+    "         FROM fresh GROUP BY id),"
+    " upd AS (UPDATE messages m SET status = top.status,"
+    "           sent_at = coalesce(m.sent_at, to_timestamp(agg.s)),"
+    "           delivered_at = coalesce(m.delivered_at, to_timestamp(agg.d)),"
+    "           read_at = coalesce(m.read_at, to_timestamp(agg.r)),"
+    "           failed_at = coalesce(m.failed_at, to_timestamp(agg.f)),"
+    "           error_code = CASE WHEN top.status = 'failed' THEN top.code ELSE m.error_code END,"
+    "           error_title = CASE WHEN top.status = 'failed' THEN top.title ELSE m.error_title END,"
+    "           error_details = CASE WHEN top.status = 'failed' THEN top.details"
+    "                                ELSE m.error_details END"
+    "         FROM top JOIN agg ON agg.id = top.id WHERE m.id = top.id RETURNING m.id),"
+    " rec AS (INSERT INTO message_receipts (message_id, status, at, error_code, body)"
+    "         SELECT id, status, to_timestamp(ts), code, body::jsonb FROM fresh ORDER BY n"
+    "         RETURNING 1),"
+    " cb AS (INSERT INTO wa_callbacks (kind, body)"
+    "        SELECT $2, cb FROM fresh WHERE cb IS NOT NULL ORDER BY n RETURNING 1)"
+    " SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rec), (SELECT count(*) FROM cb)";
+
+/* An inbound id is stored once; its callback goes with the first insert. */
+static const char INBOUND_SQL[] =
+    "WITH ev AS ("
+    "  SELECT * FROM json_to_recordset($1::json)"
+    "         AS e(n int, id text, peer text, type text, msg jsonb, cb text)),"
+    " ins AS (INSERT INTO messages (id, direction, peer, type, payload, status)"
+    "         SELECT id, 'inbound', peer, type, msg, 'received' FROM ev ORDER BY n"
+    "         ON CONFLICT (id) DO NOTHING RETURNING id),"
+    " wh AS (INSERT INTO wa_callbacks (kind, body)"
+    "        SELECT $2, ev.cb FROM ev JOIN ins ON ins.id = ev.id WHERE ev.cb IS NOT NULL"
+    "        ORDER BY ev.n RETURNING 1)"
+    " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM wh)";
+
+static const char OUTBOX_SQL[] =
+    "SELECT seq, id, peer, payload::text FROM messages"
+    " WHERE status = 'accepted' AND direction = 'outbound' AND seq > $1 AND seq <= $2"
+    " ORDER BY seq LIMIT 500";
+
+static const char RECHECK_SQL[] =
+    "SELECT seq, id, peer, payload::text FROM messages"
+    " WHERE status = 'accepted' AND direction = 'outbound'"
+    "   AND id IN (SELECT json_array_elements_text($1::json)) ORDER BY seq";
+
+static const char PENDING_READS_SQL[] =
+    "SELECT id FROM messages WHERE read_receipt = 'pending' ORDER BY seq LIMIT 10000";
+
+static const char READ_SENT_SQL[] =
+    "UPDATE messages SET read_receipt = 'sent'"
+    " WHERE read_receipt = 'pending' AND id IN (SELECT json_array_elements_text($1::json))";
+
+/* Events of one kind waiting for, or in, a statement. */
+struct evbatch {
+    json_t *rows;            /* records for json_to_recordset */
+    json_t *eids;            /* what to confirm after the commit */
+    json_t *ids;             /* inbound: ids in rows, to skip duplicates */
+};
+
+enum ev_kind { EVK_STATUS, EVK_INBOUND, EVK__COUNT };
+
+struct messages_sender {
+    struct coreapp *app;
+    struct db      *db;
+    struct event   *flush_ev;
+    struct event   *retry_ev;
+    struct event   *attach_ev;
+    struct evbatch  open[EVK__COUNT];
+    bool            in_flight[EVK__COUNT];
+    int64_t         resubmit_upto;       /* -1 until known */
+    int64_t         resubmit_cursor;
+    bool            resubmit_started;
+    bool            full_rescan;         /* a submit was refused: rescan everything */
+    json_t         *recheck;             /* ids to look at once connected */
+};
+
+static void
+evbatch_init(struct evbatch *b)
+{
+    b->rows = json_array();
+    b->eids = json_array();
+    b->ids = json_object();
+}
+
+static void
+evbatch_cleanup(struct evbatch *b)
+{
+    json_decref(b->rows);
+    json_decref(b->eids);
+    json_decref(b->ids);
+    b->rows = b->eids = b->ids = NULL;
+}
+
+static void
+schedule_flush(struct messages_sender *s)
+{
+    event_active(s->flush_ev, 0, 0);
+}
+
+/* ---- outbound: to the gateway ------------------------------------------------ */
+
+void
+messages_sender_submit(struct messages_sender *s, const char *id, const char *to,
+                       const json_t *body)
+{
+    if (s->app->gw == NULL)
+        return;                      /* no network configured: resubmitted at next start */
+    if (gateway_send_message(s->app->gw, id, to, body) != ERR_OK) {
+        log_warn(NULL, "message_not_submitted", "id=%s reason=unregistered", id);
+        s->full_rescan = true;
+    }
+}
+
+static void resubmit_next(struct messages_sender *s);
+
+/* Rows of OUTBOX_SQL / RECHECK_SQL: (seq, id, peer, payload). */
+static int64_t
+submit_rows(struct messages_sender *s, const struct db_result *res)
+{
+    int64_t last = -1;
+
+    for (int i = 0; i < db_result_rows(res); i++) {
+        json_t *body = json_loads(db_result_get(res, i, 3), 0, NULL);
+
+        last = strtoll(db_result_get(res, i, 0), NULL, 10);
+        if (body != NULL)
+            messages_sender_submit(s, db_result_get(res, i, 1), db_result_get(res, i, 2), body);
+        json_decref(body);
+    }
+    return last;
+}
+
+static void
+outbox_cb(const struct db_result *res, enum err_code err, void *arg)
+{
+    struct messages_sender *s = arg;
+    int64_t                 last;
+    int                     n;
+
+    if (err != ERR_OK) {
+        s->resubmit_started = false;         /* again at the next link-up */
+        return;
+    }
+    n = db_result_rows(res);
+    last = submit_rows(s, res);
+    if (n > 0)
+        s->resubmit_cursor = last;
+    log_info(NULL, "messages_resubmitted", "count=%d upto_seq=%lld", n,
+             (long long) s->resubmit_cursor);
+    if (n == RESUBMIT_PAGE)
+        resubmit_next(s);
+}
+
+static void
+read_sent_cb(const struct db_result *res, enum err_code err, void *arg)
+{
+    (void) res;
+    (void) arg;
+    if (err != ERR_OK)
+        log_warn(NULL, "read_receipt_not_recorded", "reason=database");
+}
+
+/* Tells the network, then records that we did; read_ids is taken. */
+static void
+send_reads(struct messages_sender *s, json_t *read_ids)
+{
+    json_t *sent = json_array(), *v;
+    size_t  i;
+    char   *text;
+
+    json_array_foreach(read_ids, i, v)
+        if (gateway_mark_read(s->app->gw, json_string_value(v)) == ERR_OK)
+            json_array_append(sent, v);
+    if (json_array_size(sent) > 0) {
+        text = json_dumps(sent, JSON_COMPACT);
+        db_query(s->db, READ_SENT_SQL, 1, (const char *const *) &text, read_sent_cb, s);
+        free(text);
+    }
+    json_decref(sent);
+    json_decref(read_ids);
+}
+
+static void
+pending_reads_cb(const struct db_result *res, enum err_code err, void *arg)
+{
+    struct messages_sender *s = arg;
+    json_t                 *ids = json_array();
+
+    if (err == ERR_OK)
+        for (int i = 0; i < db_result_rows(res); i++)
+            json_array_append_new(ids, json_string(db_result_get(res, i, 0)));
+    send_reads(s, ids);
+}
+
+static void
+resubmit_next(struct messages_sender *s)
+{
+    char        a[24], b[24];
+    const char *p[2] = { a, b };
+
+    snprintf(a, sizeof(a), "%lld", (long long) s->resubmit_cursor);
+    snprintf(b, sizeof(b), "%lld", (long long) s->resubmit_upto);
+    db_query(s->db, OUTBOX_SQL, 2, p, outbox_cb, s);
+}
+
+/* Once per process (or after a refused submit): what was committed before
+ * we could hand it to the gateway. */
+static void
+maybe_resubmit(struct messages_sender *s)
+{
+    if (s->app->gw == NULL || !gateway_is_connected(s->app->gw) || s->resubmit_upto < 0)
+        return;
+    if (s->full_rescan) {
+        s->full_rescan = false;
+        s->resubmit_started = false;
+        s->resubmit_cursor = 0;
+        s->resubmit_upto = INT64_MAX;
+    }
+    if (s->resubmit_started)
+        return;
+    s->resubmit_started = true;
+    resubmit_next(s);
+    db_query(s->db, PENDING_READS_SQL, 0, NULL, pending_reads_cb, s);
+}
+
+void
+messages_sender_set_resubmit(struct messages_sender *s, int64_t upto)
+{
+    s->resubmit_upto = upto;
+    s->resubmit_cursor = 0;
+    maybe_resubmit(s);
+}
+
+struct recheck {
+    struct messages_sender *s;
+    json_t                 *ids;
+};
+
+static void
+rechecked_cb(const struct db_result *res, enum err_code err, void *arg)
+{
+    struct recheck *rc = arg;
+
+    if (err != ERR_OK) {
+        json_array_extend(rc->s->recheck, rc->ids);       /* at the next connect */
+    } else {
+        log_info(NULL, "messages_rechecked", "uncertain=%zu committed=%d",
+                 json_array_size(rc->ids), db_result_rows(res));
+        submit_rows(rc->s, res);
+    }
+    json_decref(rc->ids);
+    free(rc);
+}
+
+void
+messages_sender_recheck(struct messages_sender *s, json_t *ids)
+{
+    struct recheck *rc = xmalloc(sizeof(*rc));
+    char           *text = json_dumps(ids, JSON_COMPACT);
+
+    rc->s = s;
+    rc->ids = ids;
+    db_query(s->db, RECHECK_SQL, 1, (const char *const *) &text, rechecked_cb, rc);
+    free(text);
+}
+
+void
+messages_sender_mark_read(struct messages_sender *s, const char *id)
+{
+    json_t *ids;
+
+    if (s->app->gw == NULL)
+        return;                          /* 'pending' stays: sent at the next start */
+    ids = json_array();
+    json_array_append_new(ids, json_string(id));
+    send_reads(s, ids);
+}
+
+static void
+link_cb(struct gateway *gw, bool up, void *arg)
+{
+    struct messages_sender *s = arg;
+
+    (void) gw;
+    if (up)
+        maybe_resubmit(s);
+}
+
+/* ---- events from the network ------------------------------------------------ */
+
+static long long
+event_ts(const json_t *ev)
+{
+    const json_t *t = json_object_get(ev, "timestamp");
+
+    if (json_is_string(t))
+        return strtoll(json_string_value(t), NULL, 10);
+    if (json_is_integer(t))
+        return json_integer_value(t);
+    return (long long) time(NULL);
+}
+
+static void
+status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
+{
+    struct messages_sender *s = arg;
+    struct evbatch         *b = &s->open[EVK_STATUS];
+    const char             *id = json_string_value(json_object_get(event, "id"));
+    const char             *status = json_string_value(json_object_get(event, "status"));
+    json_t                 *err = json_array_get(json_object_get(event, "errors"), 0);
+    json_t                 *row;
+    char                   *body, *cb = NULL;
+
+    if (id == NULL || status == NULL) {
+        log_warn(NULL, "status_event_malformed", "eid=%s", eid);
+        gateway_event_done(gw, eid);
+        return;
+    }
+    body = json_dumps(event, JSON_COMPACT);
+    if (webhooks_enabled(s->app) &&
+        settings_status_callback_wanted(settings_get(s->app), status)) {
+        cb = xmalloc(strlen(body) + 32);
+        sprintf(cb, "{\"statuses\":[%s]}", body);
+    }
+    row = json_pack("{s:I, s:s, s:s, s:I, s:s, s:s?}", "n", (json_int_t) json_array_size(b->rows),
+                    "id", id, "status", status, "ts", (json_int_t) event_ts(event),
+                    "body", body, "cb", cb);
+    if (err != NULL) {
+        json_object_set(row, "code", json_object_get(err, "code"));
+        json_object_set(row, "title", json_object_get(err, "title"));
+        json_object_set(row, "details", json_object_get(err, "details"));
+    }
+    json_array_append_new(b->rows, row);
+    json_array_append_new(b->eids, json_string(eid));
+    free(body);
+    free(cb);
+    schedule_flush(s);
+}
+
+static void
+inbound_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
+{
+    struct messages_sender *s = arg;
+    struct evbatch         *b = &s->open[EVK_INBOUND];
+    const char             *id = json_string_value(json_object_get(event, "id"));
+    const char             *from = json_string_value(json_object_get(event, "from"));
+    const char             *type = json_string_value(json_object_get(event, "type"));
+    json_t                 *msg, *contact, *cb = NULL;
+    char                   *cbtext = NULL;
+
+    if (id == NULL || from == NULL) {
+        log_warn(NULL, "inbound_event_malformed", "eid=%s", eid);
+        gateway_event_done(gw, eid);
+        return;
+    }
+    json_array_append_new(b->eids, json_string(eid));
+    if (json_object_get(b->ids, id) != NULL) {   /* twice in one batch */
+        schedule_flush(s);
+        return;
+    }
+    json_object_set_new(b->ids, id, json_true());
+    msg = json_deep_copy(event);
+    contact = json_object_get(msg, "contact");
+    if (contact != NULL)
+        json_incref(contact);
+    json_object_del(msg, "contact");
+    if (webhooks_enabled(s->app)) {
+        cb = contact ? json_pack("{s:[O], s:[O]}", "contacts", contact, "messages", msg)
+                     : json_pack("{s:[O]}", "messages", msg);
+        cbtext = json_dumps(cb, JSON_COMPACT);
+    }
+    json_array_append_new(b->rows,
+                          json_pack("{s:I, s:s, s:s, s:s, s:O, s:s?}",
+                                    "n", (json_int_t) json_array_size(b->rows), "id", id,
+                                    "peer", from, "type", type ? type : "unknown", "msg", msg,
+                                    "cb", cbtext));
+    json_decref(cb);
+    json_decref(contact);
+    json_decref(msg);
+    free(cbtext);
+    schedule_flush(s);
+}
+
+struct evflush {
+    struct messages_sender *s;
+    enum ev_kind            kind;
+    struct evbatch          b;
+};
+
+static void
+events_done_cb(const struct db_result *res, enum err_code err, void *arg)
+{
+    struct evflush         *f = arg;
+    struct messages_sender *s = f->s;
+    struct evbatch         *open = &s->open[f->kind];
+    struct timeval          tv = { RETRY_MS / 1000, (RETRY_MS % 1000) * 1000 };
+    json_t                 *v;
+    size_t                  i;
+
+    s->in_flight[f->kind] = false;
+    if (err == ERR_OK) {
+        log_debug(NULL, f->kind == EVK_STATUS ? "statuses_recorded" : "inbound_recorded",
+                  "events=%zu changed=%s callbacks=%s", json_array_size(f->b.eids),
+                  db_result_get(res, 0, 0), db_result_get(res, 0, f->kind == EVK_STATUS ? 2 : 1));
+        if (s->app->gw != NULL)
+            json_array_foreach(f->b.eids, i, v)
+                gateway_event_done(s->app->gw, json_string_value(v));
+    } else {
+        /* keep them (before newer ones) and try again shortly */
+        log_warn(NULL, "events_not_recorded", "kind=%s events=%zu reason=\"%s\"",
+                 f->kind == EVK_STATUS ? "status" : "inbound", json_array_size(f->b.eids),
+                 res ? db_result_error(res) : "connection lost");
+        json_array_foreach(open->rows, i, v)
+            json_object_set_new(v, "n", json_integer((json_int_t) (json_array_size(f->b.rows) + i)));
+        json_array_extend(f->b.rows, open->rows);
+        json_array_extend(f->b.eids, open->eids);
+        json_object_update(f->b.ids, open->ids);
+        evbatch_cleanup(open);
+        *open = f->b;
+        evbatch_init(&f->b);
+        evtimer_add(s->retry_ev, &tv);
+    }
+    evbatch_cleanup(&f->b);
+    free(f);
+    if (err == ERR_OK && json_array_size(open->eids) > 0)
+        schedule_flush(s);
+}
+
+static void
+flush_kind(struct messages_sender *s, enum ev_kind kind)
+{
+    struct evflush *f;
+    const char     *p[2];
+    char           *text;
+
+    if (s->in_flight[kind] || json_array_size(s->open[kind].eids) == 0)
+        return;
+    f = xmalloc(sizeof(*f));
+    f->s = s;
+    f->kind = kind;
+    f->b = s->open[kind];
+    evbatch_init(&s->open[kind]);
+    s->in_flight[kind] = true;
+    text = json_dumps(f->b.rows, JSON_COMPACT);
+    p[0] = text;
+    p[1] = webhook_kind_name(kind == EVK_STATUS ? WEBHOOK_STATUS_CHANGE : WEBHOOK_INBOUND_MESSAGE);
+    db_query(s->db, kind == EVK_STATUS ? STATUS_SQL : INBOUND_SQL, 2, p, events_done_cb, f);
+    free(text);
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct messages_sender *s = arg;
+
+    (void) fd;
+    (void) what;
+    /* inbound first: a reply's status may follow its message in one batch */
+    flush_kind(s, EVK_INBOUND);
+    flush_kind(s, EVK_STATUS);
+}
+
+static void
+connected_cb(void *arg)
+{
+    struct messages_sender *s = arg;
+
+    if (json_array_size(s->recheck) > 0) {
+        messages_sender_recheck(s, s->recheck);
+        s->recheck = json_array();
+    }
+    schedule_flush(s);
+}
+
+static void
+attach_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct messages_sender *s = arg;
+
+    (void) fd;
+    (void) what;
+    if (s->app->gw == NULL) {
+        log_warn(NULL, "messages_no_network", "reason=\"no gateway\"");
+        return;
+    }
+    gateway_on_event(s->app->gw, GATEWAY_EV_STATUS, status_event_cb, s);
+    gateway_on_event(s->app->gw, GATEWAY_EV_INBOUND, inbound_event_cb, s);
+    gateway_on_link(s->app->gw, link_cb, s);
+    maybe_resubmit(s);
+}
+
+struct messages_sender *
+messages_sender_new(struct coreapp *app)
+{
+    struct messages_sender *s = xcalloc(1, sizeof(*s));
+    char                   *ci = db_conninfo(&app->cfg.db, true);
+
+    s->app = app;
+    s->resubmit_upto = -1;
+    s->recheck = json_array();
+    for (int k = 0; k < EVK__COUNT; k++)
+        evbatch_init(&s->open[k]);
+    s->db = db_new(app->base, ci, "messages_sender");
+    free(ci);
+    db_on_connect(s->db, connected_cb, s);
+    s->flush_ev = event_new(app->base, -1, 0, flush_cb, s);
+    s->retry_ev = evtimer_new(app->base, flush_cb, s);
+    /* on the first loop turn, so that every module's init, the gateway's
+     * included, has run whatever the order in main.c */
+    s->attach_ev = event_new(app->base, -1, 0, attach_cb, s);
+    event_active(s->attach_ev, 0, 0);
+    return s;
+}
+
+void
+messages_sender_free(struct messages_sender *s)
+{
+    if (s == NULL)
+        return;
+    db_free(s->db);                    /* in-flight batches fail: not confirmed, redelivered */
+    for (int k = 0; k < EVK__COUNT; k++)
+        evbatch_cleanup(&s->open[k]);
+    json_decref(s->recheck);
+    event_free(s->flush_ev);
+    event_free(s->retry_ev);
+    event_free(s->attach_ev);
+    free(s);
+}

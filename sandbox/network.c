@@ -1,0 +1,1210 @@
+/* network.c - the sandbox's rules (see network.h and spec/SANDBOX.md). */
+#include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/netproto.h"
+#include "common/phone.h"
+#include "common/xalloc.h"
+#include "sandbox/link.h"
+#include "sandbox/network.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/store.h"
+
+#define WINDOW_MS (24LL * 3600 * 1000)
+
+/* Collections of the store:
+ *   meta       secret, settings, stats, counters, created
+ *   codes      <wa_id> -> the last registration code sent to that number
+ *   accounts   <wa_id> -> a registered business: key, vname, pin
+ *   customers  <wa_id> -> name, on_whatsapp, identity, window (business -> ms)
+ *   templates  <namespace>|<name>|<language> -> the template
+ *   messages   <id> -> a message from a business to a customer, with status
+ *   inbound    <id> -> a message from a customer to a business
+ *   pending    <id> -> {"due": ms}: accepted messages not yet delivered
+ *   outbox     <eid> -> {"to": business, "frame": event}: events not yet
+ *              confirmed by the business (netproto.h event_ack) */
+
+struct network {
+    struct sandbox *sb;
+    struct store   *st;
+    struct event   *tick;
+    unsigned char   secret[32];
+};
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static json_t *
+err_body(const char *fmt, ...)
+{
+    char    msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return json_pack("{s:{s:s}}", "error", "message", msg);
+}
+
+static int
+fail(json_t **out, int status, const char *fmt, const char *arg)
+{
+    *out = err_body(fmt, arg ? arg : "");
+    return status;
+}
+
+static bool
+is_digits(const char *s, size_t lo, size_t hi)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    return s && n >= lo && n <= hi && strspn(s, "0123456789") == n;
+}
+
+static const char *
+str_field(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static void
+hex(const unsigned char *in, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", in[i]);
+}
+
+static char *
+b64(const void *data, size_t n)
+{
+    char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+
+    EVP_EncodeBlock((unsigned char *) out, data, (int) n);
+    return out;
+}
+
+static json_t *
+meta(struct network *n, const char *key)
+{
+    return store_get(n->st, "meta", key);
+}
+
+static json_int_t
+setting_int(struct network *n, const char *key)
+{
+    return json_integer_value(json_object_get(meta(n, "settings"), key));
+}
+
+static void
+stat_add(struct network *n, const char *key, json_int_t by)
+{
+    json_t *stats = meta(n, "stats");
+    json_t *msgs = json_object_get(stats, "messages");
+    json_t *o = json_object_get(msgs, key) ? msgs : stats;
+
+    json_object_set_new(o, key, json_integer(json_integer_value(json_object_get(o, key)) + by));
+    store_save(n->st, "meta", "stats");
+}
+
+static json_int_t
+next_counter(struct network *n, const char *key)
+{
+    json_t    *c = meta(n, "counters");
+    json_int_t v = json_integer_value(json_object_get(c, key)) + 1;
+
+    json_object_set_new(c, key, json_integer(v));
+    store_save(n->st, "meta", "counters");
+    return v;
+}
+
+static char *
+timestamp_s(void)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%lld", (long long) (sandbox_now_ms() / 1000));
+    return xstrdup(buf);
+}
+
+/* A message id in the style of the API's ("gBGG..."): unique per network. */
+static void
+new_message_id(struct network *n, char *out, size_t size)
+{
+    unsigned char r[6];
+
+    RAND_bytes(r, sizeof(r));
+    snprintf(out, size, "ABGG%08llX%02X%02X%02X%02X%02X%02X",
+             (unsigned long long) next_counter(n, "message"), r[0], r[1], r[2], r[3], r[4], r[5]);
+}
+
+/* ---- events owed to businesses ---------------------------------------------- */
+
+/* Queues event t for business wa_id, with the fields of payload (taken)
+ * beside "eid", and sends it now if the business is online. Kept until the
+ * business confirms it. */
+static void
+emit(struct network *n, const char *business, const char *t, json_t *payload)
+{
+    json_t *frame = netproto_new(t);
+    char    eid[32];
+
+    snprintf(eid, sizeof(eid), "%lld", (long long) next_counter(n, "event"));
+    json_object_set_new(frame, "eid", json_string(eid));
+    json_object_update(frame, payload);
+    json_decref(payload);
+    link_send_to(n->sb->link, business, frame);
+    store_put(n->st, "outbox", eid, json_pack("{s:s, s:o}", "to", business, "frame", frame));
+}
+
+static void
+flush_outbox(struct network *n, struct link_session *s, const char *business)
+{
+    const char *eid;
+    json_t     *e;
+
+    json_object_foreach(store_coll(n->st, "outbox"), eid, e)
+        if (strcmp(str_field(e, "to"), business) == 0)
+            if (link_send(n->sb->link, s, json_object_get(e, "frame")) != 0)
+                break;
+}
+
+static json_t *
+status_obj(const char *id, const char *status, const char *to, enum err_code err,
+           const char *details)
+{
+    char   *ts = timestamp_s();
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "status", status,
+                          "recipient_id", to, "timestamp", ts);
+
+    free(ts);
+    if (err != ERR_OK) {
+        json_t *e = json_pack("{s:i, s:s}", "code", err_api_code(err), "title", err_title(err));
+
+        if (details)
+            json_object_set_new(e, "details", json_string(details));
+        json_object_set_new(o, "errors", json_pack("[o]", e));
+    }
+    return o;
+}
+
+/* ---- certificates, codes, accounts ------------------------------------------ */
+
+static void
+sign(struct network *n, json_t *fields, char *out_hex)
+{
+    char          *canon = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+    unsigned char  mac[32];
+    unsigned int   len = sizeof(mac);
+
+    HMAC(EVP_sha256(), n->secret, sizeof(n->secret), (unsigned char *) canon, strlen(canon),
+         mac, &len);
+    hex(mac, 32, out_hex);
+    free(canon);
+}
+
+/* The certificate's fields if cert is one we issued, else NULL (new ref). */
+static json_t *
+cert_check(struct network *n, const char *cert)
+{
+    size_t         len = strlen(cert);
+    unsigned char *raw = xmalloc(len + 1);
+    int            rawlen = EVP_DecodeBlock(raw, (const unsigned char *) cert, (int) len);
+    json_t        *j = NULL;
+    char           want[65], *got = NULL;
+
+    if (rawlen > 0) {
+        while (rawlen > 0 && raw[rawlen - 1] == '\0')    /* DecodeBlock keeps padding */
+            rawlen--;
+        j = json_loadb((char *) raw, (size_t) rawlen, 0, NULL);
+    }
+    free(raw);
+    if (!json_is_object(j) || !json_is_string(json_object_get(j, "sig")))
+        goto bad;
+    got = xstrdup(str_field(j, "sig"));
+    json_object_del(j, "sig");
+    sign(n, j, want);
+    if (strcmp(want, got) != 0)
+        goto bad;
+    free(got);
+    return j;
+bad:
+    free(got);
+    json_decref(j);
+    return NULL;
+}
+
+int
+network_ctl_cert(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    const char *cc = str_field(body, "cc"), *pn = str_field(body, "phone_number");
+    const char *vname = str_field(body, "vname");
+    char        wa_id[40], sig[65], serial[32], *dump, *cert;
+    json_t     *fields;
+
+    (void) param;
+    if (!is_digits(cc, 1, 3) || !is_digits(pn, 1, 14))
+        return fail(out, 400, "cc (1-3 digits) and phone_number (digits) are required%s", NULL);
+    if (vname == NULL || vname[0] == '\0')
+        return fail(out, 400, "vname is required%s", NULL);
+    snprintf(wa_id, sizeof(wa_id), "%s%s", cc, pn);
+    if (!phone_is_valid_e164(wa_id))
+        return fail(out, 400, "+%s is not a valid phone number", wa_id);
+    snprintf(serial, sizeof(serial), "%lld", (long long) next_counter(n, "cert"));
+    fields = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I}", "v", 1, "cc", cc, "phone_number", pn,
+                       "vname", vname, "serial", serial,
+                       "issued", (json_int_t) (sandbox_now_ms() / 1000));
+    sign(n, fields, sig);
+    json_object_set_new(fields, "sig", json_string(sig));
+    dump = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+    cert = b64(dump, strlen(dump));
+    *out = json_pack("{s:s}", "cert", cert);
+    free(dump);
+    free(cert);
+    json_decref(fields);
+    return 201;
+}
+
+static bool
+pin_ok(const char *pin)
+{
+    return is_digits(pin, 6, 6);
+}
+
+/* register: checks the certificate and pin, "sends" a code. */
+static const char *
+do_register(struct network *n, struct link_session *s, json_t *f, json_t *res)
+{
+    const char *cc = str_field(f, "cc"), *pn = str_field(f, "phone_number");
+    const char *method = str_field(f, "method"), *cert = str_field(f, "cert");
+    const char *pin = str_field(f, "pin");
+    json_t     *c, *acct;
+    const char *apin;
+    char        wa_id[40], code[8];
+    unsigned    r;
+
+    if (!is_digits(cc, 1, 3) || !is_digits(pn, 1, 14) || cert == NULL || method == NULL ||
+        (strcasecmp(method, "sms") != 0 && strcasecmp(method, "voice") != 0))
+        return "bad_request";
+    snprintf(wa_id, sizeof(wa_id), "%s%s", cc, pn);
+    if ((c = cert_check(n, cert)) == NULL)
+        return "bad_cert";
+    if (strcmp(str_field(c, "cc"), cc) != 0 || strcmp(str_field(c, "phone_number"), pn) != 0) {
+        json_decref(c);
+        return "cert_mismatch";
+    }
+    acct = store_get(n->st, "accounts", wa_id);
+    apin = str_field(acct, "pin");
+    if (apin != NULL && pin == NULL) {
+        json_decref(c);
+        return "pin_required";
+    }
+    if (apin != NULL && strcmp(apin, pin) != 0) {
+        json_decref(c);
+        return "pin_wrong";
+    }
+    RAND_bytes((unsigned char *) &r, sizeof(r));
+    snprintf(code, sizeof(code), "%06u", r % 1000000);
+    store_put(n->st, "codes", wa_id,
+              json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "code", code,
+                        "method", strcasecmp(method, "voice") == 0 ? "voice" : "sms",
+                        "cc", cc, "phone_number", pn, "vname", str_field(c, "vname"),
+                        "key", link_session_key(s),
+                        "expires_ms", (json_int_t) (sandbox_now_ms() + 1000 * setting_int(n, "code_ttl_s")),
+                        "used", 0));
+    log_info(NULL, "code_sent", "wa_id=%s method=%s", wa_id, method);
+    json_object_set_new(res, "vname", json_string(str_field(c, "vname")));
+    json_decref(c);
+    return NULL;
+}
+
+static const char *
+do_verify(struct network *n, struct link_session *s, json_t *f, json_t *res)
+{
+    const char *cc = str_field(f, "cc"), *pn = str_field(f, "phone_number");
+    const char *code = str_field(f, "code");
+    json_t     *rec, *old, *acct;
+    char        wa_id[40];
+
+    if (!is_digits(cc, 1, 3) || !is_digits(pn, 1, 14) || code == NULL)
+        return "bad_request";
+    snprintf(wa_id, sizeof(wa_id), "%s%s", cc, pn);
+    rec = store_get(n->st, "codes", wa_id);
+    if (rec == NULL || json_is_true(json_object_get(rec, "used")))
+        return "no_code";
+    if (json_integer_value(json_object_get(rec, "expires_ms")) < sandbox_now_ms())
+        return "code_expired";
+    if (strcmp(str_field(rec, "code"), code) != 0 ||
+        strcmp(str_field(rec, "key"), link_session_key(s)) != 0)
+        return "bad_code";
+    old = store_get(n->st, "accounts", wa_id);
+    acct = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "wa_id", wa_id, "cc", cc,
+                     "phone_number", pn, "vname", str_field(rec, "vname"),
+                     "key", link_session_key(s),
+                     "registered_ms", (json_int_t) sandbox_now_ms());
+    if (str_field(old, "pin"))
+        json_object_set_new(acct, "pin", json_string(str_field(old, "pin")));
+    json_object_set_new(rec, "used", json_true());
+    store_save(n->st, "codes", wa_id);
+    json_object_set_new(res, "wa_id", json_string(wa_id));
+    json_object_set_new(res, "vname", json_string(str_field(rec, "vname")));
+    store_put(n->st, "accounts", wa_id, acct);
+    log_info(NULL, "registered", "wa_id=%s", wa_id);
+    return NULL;
+}
+
+static const char *
+do_hello(struct network *n, struct link_session *s, json_t *f, json_t *res)
+{
+    const char *wa_id = str_field(f, "wa_id");
+    json_t     *acct = wa_id ? store_get(n->st, "accounts", wa_id) : NULL;
+
+    if (acct == NULL)
+        return "not_registered";
+    if (strcmp(str_field(acct, "key"), link_session_key(s)) != 0)
+        return "key_mismatch";
+    link_session_set_wa_id(n->sb->link, s, wa_id);
+    json_object_set_new(res, "wa_id", json_string(wa_id));
+    json_object_set_new(res, "time", json_integer(sandbox_now_ms() / 1000));
+    log_info(NULL, "business_connected", "wa_id=%s", wa_id);
+    return NULL;
+}
+
+static const char *
+do_two_step(struct network *n, struct link_session *s, json_t *f, json_t *res)
+{
+    const char *wa_id = link_session_wa_id(s);
+    json_t     *acct = store_get(n->st, "accounts", wa_id);
+    json_t     *pin = json_object_get(f, "pin");
+
+    (void) res;
+    if (acct == NULL)
+        return "not_registered";
+    if (json_is_null(pin) || pin == NULL) {
+        json_object_del(acct, "pin");
+    } else {
+        if (!pin_ok(json_string_value(pin)))
+            return "bad_request";
+        json_object_set_new(acct, "pin", json_string(json_string_value(pin)));
+    }
+    store_save(n->st, "accounts", wa_id);
+    return NULL;
+}
+
+/* ---- customers, lookups, identities ----------------------------------------- */
+
+static bool
+on_whatsapp(struct network *n, const char *wa_id)
+{
+    json_t *c = store_get(n->st, "customers", wa_id);
+
+    if (!phone_is_valid_e164(wa_id))
+        return false;
+    return c == NULL || !json_is_false(json_object_get(c, "on_whatsapp"));
+}
+
+static const char *
+do_lookup(struct network *n, struct link_session *s, json_t *f, json_t *res)
+{
+    json_t *nums = json_object_get(f, "numbers"), *v, *out;
+    size_t  i;
+
+    (void) s;
+    if (!json_is_array(nums))
+        return "bad_request";
+    if (json_array_size(nums) > NETPROTO_LOOKUP_MAX)
+        return "too_many";
+    out = json_array();
+    json_array_foreach(nums, i, v) {
+        const char *num = json_string_value(v);
+        json_t     *o;
+
+        if (num == NULL)
+            continue;
+        o = json_pack("{s:s, s:b}", "number", num, "on_whatsapp", on_whatsapp(n, num));
+        if (on_whatsapp(n, num))
+            json_object_set_new(o, "wa_id", json_string(num));
+        json_array_append_new(out, o);
+    }
+    stat_add(n, "lookups", (json_int_t) json_array_size(out));
+    json_object_set_new(res, "contacts", out);
+    return NULL;
+}
+
+/* The customer's identity: the one set by the last change, else one derived
+ * from the number, stable for the life of the sandbox's state. */
+static json_t *
+identity_of(struct network *n, const char *wa_id)
+{
+    json_t        *c = store_get(n->st, "customers", wa_id), *id = json_object_get(c, "identity");
+    unsigned char  mac[32];
+    unsigned int   len = sizeof(mac);
+    char           msg[64], *hash;
+    json_t        *o;
+
+    if (id != NULL)
+        return json_pack("{s:s, s:O, s:O}", "wa_id", wa_id, "hash", json_object_get(id, "hash"),
+                         "created_timestamp", json_object_get(id, "created_timestamp"));
+    snprintf(msg, sizeof(msg), "identity:%s", wa_id);
+    HMAC(EVP_sha256(), n->secret, sizeof(n->secret), (unsigned char *) msg, strlen(msg),
+         mac, &len);
+    hash = b64(mac, 8);
+    o = json_pack("{s:s, s:s, s:O}", "wa_id", wa_id, "hash", hash, "created_timestamp",
+                  json_object_get(meta(n, "created"), "ms"));
+    free(hash);
+    return o;
+}
+
+static const char *
+do_identity(struct network *n, struct link_session *s, json_t *f, json_t *res)
+{
+    const char *wa_id = str_field(f, "wa_id");
+    json_t     *id;
+
+    (void) s;
+    if (wa_id == NULL || !on_whatsapp(n, wa_id))
+        return "not_found";
+    id = identity_of(n, wa_id);
+    json_object_update(res, id);
+    json_decref(id);
+    return NULL;
+}
+
+/* The customer record, created (on WhatsApp, no name) if missing; borrowed. */
+static json_t *
+customer(struct network *n, const char *wa_id)
+{
+    json_t *c = store_get(n->st, "customers", wa_id);
+
+    if (c == NULL) {
+        store_put(n->st, "customers", wa_id,
+                  json_pack("{s:s, s:s, s:b, s:{}}", "wa_id", wa_id, "name", "",
+                            "on_whatsapp", 1, "window"));
+        c = store_get(n->st, "customers", wa_id);
+    }
+    return c;
+}
+
+int
+network_ctl_customer_put(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    const char *wa_id = str_field(body, "wa_id"), *name = str_field(body, "name");
+    json_t     *ow = json_object_get(body, "on_whatsapp"), *c;
+
+    (void) param;
+    if (wa_id == NULL || !phone_is_valid_e164(wa_id))
+        return fail(out, 400, "wa_id must be a valid international number (digits): %s",
+                    wa_id);
+    if (ow != NULL && !json_is_boolean(ow))
+        return fail(out, 400, "on_whatsapp must be a boolean%s", NULL);
+    if (json_object_get(body, "name") && name == NULL)
+        return fail(out, 400, "name must be a string%s", NULL);
+    c = customer(n, wa_id);
+    if (name)
+        json_object_set_new(c, "name", json_string(name));
+    if (ow)
+        json_object_set(c, "on_whatsapp", ow);
+    store_save(n->st, "customers", wa_id);
+    *out = json_deep_copy(c);
+    return 201;
+}
+
+int
+network_ctl_customer_get(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    json_t *c = store_get(n->st, "customers", param);
+
+    (void) body;
+    if (c == NULL)
+        return fail(out, 404, "no customer %s", param);
+    *out = json_deep_copy(c);
+    json_object_set_new(*out, "identity", identity_of(n, param));
+    return 200;
+}
+
+/* Gives the customer a new identity (a reinstall, a new phone) and tells
+ * every registered business. */
+int
+network_ctl_identity_change(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    unsigned char r[8];
+    char         *hash;
+    json_t       *c, *id;
+    const char   *biz;
+    json_t       *acct;
+
+    (void) body;
+    if (!phone_is_valid_e164(param))
+        return fail(out, 400, "%s is not a valid number", param);
+    c = customer(n, param);
+    RAND_bytes(r, sizeof(r));
+    hash = b64(r, sizeof(r));
+    json_object_set_new(c, "identity", json_pack("{s:s, s:I}", "hash", hash, "created_timestamp",
+                                                 (json_int_t) sandbox_now_ms()));
+    free(hash);
+    store_save(n->st, "customers", param);
+    id = identity_of(n, param);
+    json_object_foreach(store_coll(n->st, "accounts"), biz, acct)
+        emit(n, biz, "identity_changed", json_pack("{s:O}", "identity", id));
+    *out = id;
+    return 200;
+}
+
+/* ---- messages ----------------------------------------------------------------- */
+
+static const char *const msg_types[] = {
+    "text", "image", "audio", "video", "document", "sticker", "location", "contacts",
+    "interactive", "template", "hsm", "reaction", "button", "voice", "order", "system", NULL,
+};
+
+static bool
+known_type(const char *t)
+{
+    for (int i = 0; t && msg_types[i]; i++)
+        if (strcmp(msg_types[i], t) == 0)
+            return true;
+    return false;
+}
+
+/* Highest {{n}} in text (the number of parameters it takes). */
+static int
+placeholders(const char *text)
+{
+    int max = 0, v;
+
+    for (const char *p = text ? strstr(text, "{{") : NULL; p; p = strstr(p + 2, "{{"))
+        if (sscanf(p, "{{%d}}", &v) == 1 && v > max)
+            max = v;
+    return max;
+}
+
+static const char *
+param_text(json_t *p)
+{
+    const char *t = str_field(p, "type");
+
+    if (json_is_string(p))
+        return json_string_value(p);
+    if (t == NULL || strcmp(t, "text") == 0)
+        return str_field(p, "text") ? str_field(p, "text") : str_field(p, "default");
+    if (strcmp(t, "currency") == 0 || strcmp(t, "date_time") == 0) {
+        json_t *o = json_object_get(p, t);
+        return str_field(o ? o : p, "fallback_value");
+    }
+    return str_field(p, t);
+}
+
+static char *
+render(const char *text, json_t *params)
+{
+    size_t cap = strlen(text) + 64, len = 0;
+    char  *out = xmalloc(cap);
+
+    for (const char *p = text; *p;) {
+        int         v, used = 0;
+        const char *val = NULL;
+
+        if (p[0] == '{' && p[1] == '{' && sscanf(p, "{{%d}}%n", &v, &used) == 1 && used > 0 &&
+            v >= 1)
+            val = param_text(json_array_get(params, (size_t) v - 1));
+        if (val != NULL) {
+            size_t vl = strlen(val);
+            if (len + vl + 1 > cap)
+                out = xrealloc(out, cap = (len + vl) * 2 + 1);
+            memcpy(out + len, val, vl);
+            len += vl;
+            p += used;
+        } else {
+            if (len + 2 > cap)
+                out = xrealloc(out, cap *= 2);
+            out[len++] = *p++;
+        }
+    }
+    out[len] = '\0';
+    return out;
+}
+
+/* Checks a template (or legacy hsm) send against the registered template;
+ * on success sets *rendered (heap). */
+static enum err_code
+template_check(struct network *n, const char *type, json_t *obj, char **rendered,
+               char *why, size_t whylen)
+{
+    bool        hsm = strcmp(type, "hsm") == 0;
+    const char *ns = str_field(obj, "namespace");
+    const char *name = str_field(obj, hsm ? "element_name" : "name");
+    json_t     *lang = json_object_get(obj, "language");
+    const char *code = json_is_string(lang) ? json_string_value(lang) : str_field(lang, "code");
+    json_t     *tpl, *comp, *params = NULL, *c;
+    const char *body_text = NULL;
+    char        key[1024];
+    size_t      i;
+
+    *rendered = NULL;
+    snprintf(key, sizeof(key), "%s|%s|%s", ns ? ns : "", name ? name : "", code ? code : "");
+    if ((tpl = store_get(n->st, "templates", key)) == NULL) {
+        snprintf(why, whylen, "no approved template %s in namespace %s for language %s",
+                 name ? name : "?", ns ? ns : "?", code ? code : "?");
+        return ERR_TPL_MISSING;
+    }
+    json_array_foreach(json_object_get(tpl, "components"), i, c)
+        if (str_field(c, "type") && strcasecmp(str_field(c, "type"), "BODY") == 0)
+            body_text = str_field(c, "text");
+    if (hsm) {
+        params = json_object_get(obj, "localizable_params");
+    } else {
+        json_array_foreach(json_object_get(obj, "components"), i, comp)
+            if (str_field(comp, "type") && strcasecmp(str_field(comp, "type"), "body") == 0)
+                params = json_object_get(comp, "parameters");
+    }
+    if ((int) json_array_size(params) != placeholders(body_text)) {
+        snprintf(why, whylen, "the template's body takes %d parameters, %zu given",
+                 placeholders(body_text), json_array_size(params));
+        return ERR_TPL_PARAM_COUNT;
+    }
+    json_array_foreach(params, i, c)
+        if (param_text(c) == NULL) {
+            snprintf(why, whylen, "parameter %zu has no value of its type", i + 1);
+            return ERR_TPL_PARAM_FORMAT;
+        }
+    *rendered = render(body_text ? body_text : "", params);
+    return ERR_OK;
+}
+
+static bool
+in_window(struct network *n, const char *business, const char *to)
+{
+    json_t *w = json_object_get(store_get(n->st, "customers", to), "window");
+    json_int_t last = json_integer_value(json_object_get(w, business));
+
+    return last > 0 && sandbox_now_ms() - last < WINDOW_MS;
+}
+
+static void
+do_send(struct network *n, struct link_session *s, json_t *f)
+{
+    const char   *business = link_session_wa_id(s);
+    const char   *id = str_field(f, "id"), *to = str_field(f, "to"), *type = str_field(f, "type");
+    enum err_code err = ERR_OK;
+    char          why[256] = "", *rendered = NULL, *ts;
+    json_t       *msg;
+
+    if (id == NULL || to == NULL || type == NULL) {
+        log_warn(NULL, "bad_send", "business=%s", business);
+        return;
+    }
+    if (store_get(n->st, "messages", id) != NULL) {
+        log_debug(NULL, "duplicate_send", "id=%s", id);
+        return;
+    }
+    stat_add(n, "received", 1);
+    if (!on_whatsapp(n, to)) {
+        err = ERR_USER_NOT_VALID;
+        snprintf(why, sizeof(why), "%s is not a WhatsApp user", to);
+    } else if (!known_type(type) || json_object_get(f, type) == NULL) {
+        err = ERR_RECEIVER_INCAPABLE;
+        snprintf(why, sizeof(why), "message type %s cannot be delivered", type);
+    } else if (strcmp(type, "template") == 0 || strcmp(type, "hsm") == 0) {
+        err = template_check(n, type, json_object_get(f, type), &rendered, why, sizeof(why));
+    } else if (!in_window(n, business, to)) {
+        err = ERR_REENGAGEMENT;
+        snprintf(why, sizeof(why), "more than 24 hours since %s last wrote; use a template", to);
+    }
+    ts = timestamp_s();
+    msg = json_deep_copy(f);
+    json_object_del(msg, "v");
+    json_object_del(msg, "t");
+    json_object_set_new(msg, "from", json_string(business));
+    json_object_set_new(msg, "timestamp", json_string(ts));
+    json_object_set_new(msg, "status", json_string(err == ERR_OK ? "sent" : "failed"));
+    if (rendered)
+        json_object_set_new(msg, "rendered", json_string(rendered));
+    store_put(n->st, "messages", id, msg);
+    if (err != ERR_OK) {
+        stat_add(n, "failed", 1);
+        emit(n, business, "status",
+             json_pack("{s:o}", "status", status_obj(id, "failed", to, err, why)));
+    } else {
+        emit(n, business, "status",
+             json_pack("{s:o}", "status", status_obj(id, "sent", to, ERR_OK, NULL)));
+        store_put(n->st, "pending", id,
+                  json_pack("{s:I}", "due", (json_int_t) (sandbox_now_ms() +
+                                                          setting_int(n, "delivery_delay_ms"))));
+    }
+    free(rendered);
+    free(ts);
+}
+
+/* delivered, or read: updates the message and tells its sender. */
+static void
+advance(struct network *n, const char *id, json_t *msg, const char *status)
+{
+    json_object_set_new(msg, "status", json_string(status));
+    store_save(n->st, "messages", id);
+    stat_add(n, status, 1);
+    emit(n, str_field(msg, "from"), "status",
+         json_pack("{s:o}", "status", status_obj(id, status, str_field(msg, "to"), ERR_OK, NULL)));
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct network *n = arg;
+    json_t         *pending = store_coll(n->st, "pending"), *p, *msg;
+    const char     *id;
+    void           *tmp;
+    int64_t         now = sandbox_now_ms();
+
+    (void) fd;
+    (void) what;
+    json_object_foreach_safe(pending, tmp, id, p) {
+        if (json_integer_value(json_object_get(p, "due")) > now)
+            continue;
+        msg = store_get(n->st, "messages", id);
+        if (msg != NULL && strcmp(str_field(msg, "status"), "sent") == 0) {
+            advance(n, id, msg, "delivered");
+            if (json_is_true(json_object_get(meta(n, "settings"), "auto_read")))
+                advance(n, id, msg, "read");
+        }
+        store_del(n->st, "pending", id);
+    }
+}
+
+int
+network_ctl_customer_messages(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    json_t     *list = json_array(), *m;
+    const char *id;
+
+    (void) body;
+    json_object_foreach(store_coll(n->st, "messages"), id, m) {
+        const char *st = str_field(m, "status");
+        json_t     *o;
+
+        if (strcmp(str_field(m, "to"), param) != 0 ||
+            (strcmp(st, "delivered") != 0 && strcmp(st, "read") != 0))
+            continue;
+        o = json_deep_copy(m);
+        json_object_del(o, "to");
+        json_array_append_new(list, o);
+    }
+    *out = json_pack("{s:o}", "messages", list);
+    return 200;
+}
+
+int
+network_ctl_customer_read(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    const char *id = str_field(body, "id");
+    json_t     *m = id ? store_get(n->st, "messages", id) : NULL;
+
+    if (id == NULL)
+        return fail(out, 400, "id is required%s", NULL);
+    if (m == NULL || strcmp(str_field(m, "to"), param) != 0)
+        return fail(out, 404, "customer has no message %s", id);
+    if (strcmp(str_field(m, "status"), "sent") == 0) {
+        store_del(n->st, "pending", id);         /* reading implies delivery */
+        advance(n, id, m, "delivered");
+    }
+    if (strcmp(str_field(m, "status"), "delivered") == 0)
+        advance(n, id, m, "read");
+    *out = json_pack("{s:s, s:s}", "id", id, "status", "read");
+    return 200;
+}
+
+/* The customer sends a message to a business. */
+int
+network_ctl_customer_send(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    const char *to = str_field(body, "to"), *type = str_field(body, "type");
+    char        id[64], *ts;
+    json_t     *msg, *c, *ctx = json_object_get(body, "context");
+
+    if (!phone_is_valid_e164(param))
+        return fail(out, 400, "%s is not a valid number", param);
+    if (to == NULL || store_get(n->st, "accounts", to) == NULL)
+        return fail(out, 404, "no registered business %s", to);
+    if (type == NULL || json_object_get(body, type) == NULL)
+        return fail(out, 400, "type and the type's object are required%s", NULL);
+    c = customer(n, param);
+    new_message_id(n, id, sizeof(id));
+    ts = timestamp_s();
+    msg = json_pack("{s:s, s:s, s:s, s:s, s:O}", "from", param, "id", id, "timestamp", ts,
+                    "type", type, type, json_object_get(body, type));
+    if (ctx)
+        json_object_set(msg, "context", ctx);
+    json_object_set_new(json_object_get(c, "window"), to, json_integer(sandbox_now_ms()));
+    store_save(n->st, "customers", param);
+    store_put(n->st, "inbound", id, json_pack("{s:s, s:s, s:s}", "from", param, "to", to,
+                                             "status", "sent"));
+    emit(n, to, "inbound",
+         json_pack("{s:o, s:{s:{s:s}, s:s}}", "message", msg, "contact", "profile", "name",
+                   str_field(c, "name")[0] ? str_field(c, "name") : param, "wa_id", param));
+    stat_add(n, "sent_to_businesses", 1);
+    *out = json_pack("{s:s}", "id", id);
+    free(ts);
+    return 201;
+}
+
+int
+network_ctl_window_close(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    json_t *c = store_get(n->st, "customers", param);
+
+    (void) body;
+    if (c == NULL)
+        return fail(out, 404, "no customer %s", param);
+    json_object_set_new(c, "window", json_object());
+    store_save(n->st, "customers", param);
+    *out = json_object();
+    return 200;
+}
+
+static void
+do_read(struct network *n, struct link_session *s, json_t *f)
+{
+    const char *id = str_field(f, "id");
+    json_t     *m = id ? store_get(n->st, "inbound", id) : NULL;
+
+    if (m == NULL || strcmp(str_field(m, "to"), link_session_wa_id(s)) != 0)
+        return;
+    json_object_set_new(m, "status", json_string("read"));
+    store_save(n->st, "inbound", id);
+}
+
+/* ---- templates, settings, stats ----------------------------------------------- */
+
+int
+network_ctl_template_add(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    const char *ns = str_field(body, "namespace"), *name = str_field(body, "name");
+    const char *lang = str_field(body, "language");
+    json_t     *comps = json_object_get(body, "components"), *t;
+    char        key[1024];
+
+    (void) param;
+    if (!ns || !name || !lang || !json_is_array(comps))
+        return fail(out, 400, "namespace, name, language and components are required%s", NULL);
+    snprintf(key, sizeof(key), "%s|%s|%s", ns, name, lang);
+    t = json_pack("{s:s, s:s, s:s, s:O, s:s}", "namespace", ns, "name", name, "language", lang,
+                  "components", comps, "status", "approved");
+    store_put(n->st, "templates", key, json_deep_copy(t));
+    *out = t;
+    return 201;
+}
+
+int
+network_ctl_templates(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    json_t     *list = json_array(), *t;
+    const char *key;
+
+    (void) param;
+    (void) body;
+    json_object_foreach(store_coll(n->st, "templates"), key, t)
+        json_array_append(list, t);
+    *out = json_pack("{s:o}", "templates", list);
+    return 200;
+}
+
+static json_t *
+default_settings(void)
+{
+    return json_pack("{s:i, s:b, s:i}", "delivery_delay_ms", 100, "auto_read", 0,
+                     "code_ttl_s", 600);
+}
+
+int
+network_ctl_settings_get(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    (void) param;
+    (void) body;
+    *out = json_deep_copy(meta(n, "settings"));
+    return 200;
+}
+
+int
+network_ctl_settings_patch(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    json_t     *s = meta(n, "settings"), *v;
+    const char *k;
+
+    (void) param;
+    if (!json_is_object(body))
+        return fail(out, 400, "the body must be an object%s", NULL);
+    json_object_foreach(body, k, v) {
+        if (strcmp(k, "auto_read") == 0) {
+            if (!json_is_boolean(v))
+                return fail(out, 400, "%s must be a boolean", k);
+        } else if (strcmp(k, "delivery_delay_ms") == 0 || strcmp(k, "code_ttl_s") == 0) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                json_integer_value(v) > 86400000)
+                return fail(out, 400, "%s must be a non-negative integer", k);
+        } else {
+            return fail(out, 400, "unknown setting %s", k);
+        }
+    }
+    json_object_foreach(body, k, v)
+        json_object_set(s, k, v);
+    store_save(n->st, "meta", "settings");
+    *out = json_deep_copy(s);
+    return 200;
+}
+
+int
+network_ctl_stats(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    (void) param;
+    (void) body;
+    *out = json_deep_copy(meta(n, "stats"));
+    json_object_set_new(*out, "customers",
+                        json_integer((json_int_t) json_object_size(store_coll(n->st, "customers"))));
+    return 200;
+}
+
+int
+network_ctl_health(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    (void) n;
+    (void) param;
+    (void) body;
+    *out = json_pack("{s:s}", "status", "ok");
+    return 200;
+}
+
+/* ---- registration views --------------------------------------------------------- */
+
+int
+network_ctl_registration(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    json_t *rec = store_get(n->st, "codes", param);
+
+    (void) body;
+    if (rec == NULL)
+        return fail(out, 404, "no code was sent to %s", param);
+    *out = json_pack("{s:O, s:O, s:b, s:b}", "code", json_object_get(rec, "code"),
+                     "method", json_object_get(rec, "method"),
+                     "used", json_is_true(json_object_get(rec, "used")),
+                     "expired", json_integer_value(json_object_get(rec, "expires_ms")) <
+                                sandbox_now_ms());
+    return 200;
+}
+
+int
+network_ctl_registration_expire(struct network *n, const char *param, json_t *body,
+                                json_t **out)
+{
+    json_t *rec = store_get(n->st, "codes", param);
+
+    (void) body;
+    if (rec == NULL)
+        return fail(out, 404, "no code was sent to %s", param);
+    json_object_set_new(rec, "expires_ms", json_integer(sandbox_now_ms() - 1));
+    store_save(n->st, "codes", param);
+    *out = json_object();
+    return 200;
+}
+
+static json_t *
+business_view(struct network *n, const char *wa_id, json_t *acct)
+{
+    return json_pack("{s:s, s:O, s:b, s:b}", "wa_id", wa_id, "vname",
+                     json_object_get(acct, "vname"), "two_step",
+                     json_object_get(acct, "pin") != NULL,
+                     "connected", link_is_online(n->sb->link, wa_id));
+}
+
+int
+network_ctl_businesses(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    json_t     *list = json_array(), *a;
+    const char *wa_id;
+
+    (void) param;
+    (void) body;
+    json_object_foreach(store_coll(n->st, "accounts"), wa_id, a)
+        json_array_append_new(list, business_view(n, wa_id, a));
+    *out = json_pack("{s:o}", "businesses", list);
+    return 200;
+}
+
+int
+network_ctl_business(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    json_t *a = store_get(n->st, "accounts", param);
+
+    (void) body;
+    if (a == NULL)
+        return fail(out, 404, "no registered business %s", param);
+    *out = business_view(n, param, a);
+    return 200;
+}
+
+/* ---- the link ------------------------------------------------------------------- */
+
+typedef const char *(*request_fn)(struct network *n, struct link_session *s, json_t *f,
+                                  json_t *res);
+
+static const struct {
+    const char *type;
+    request_fn  fn;
+    bool        needs_hello;
+} requests[] = {
+    { "register", do_register, false },
+    { "verify",   do_verify,   false },
+    { "hello",    do_hello,    false },
+    { "two_step", do_two_step, true },
+    { "lookup",   do_lookup,   true },
+    { "identity", do_identity, true },
+};
+
+static void
+answer(struct network *n, struct link_session *s, const char *rid, const char *error,
+       json_t *res)
+{
+    json_t *f = netproto_new("result");
+
+    json_object_set_new(f, "rid", json_string(rid));
+    json_object_set_new(f, "ok", json_boolean(error == NULL));
+    if (error != NULL)
+        json_object_set_new(f, "error", json_string(error));
+    else
+        json_object_update(f, res);
+    link_send(n->sb->link, s, f);
+    json_decref(f);
+}
+
+static void
+not_authenticated(struct network *n, struct link_session *s, const char *rid)
+{
+    json_t *f = netproto_new("error");
+
+    json_object_set_new(f, "error", json_string("not_authenticated"));
+    if (rid)
+        json_object_set_new(f, "rid", json_string(rid));
+    link_send(n->sb->link, s, f);
+    json_decref(f);
+}
+
+void
+network_on_frame(struct link_session *s, json_t *f, void *arg)
+{
+    struct network *n = arg;
+    const char     *t = str_field(f, "t"), *rid = str_field(f, "rid");
+    bool            authed = link_session_wa_id(s) != NULL;
+
+    if (strcmp(t, "ping") == 0) {
+        json_t *p = netproto_new("pong");
+
+        json_object_set(p, "ts", json_object_get(f, "ts") ? json_object_get(f, "ts") : json_null());
+        /* who this session speaks for: a client that said hello to an earlier
+         * run of the sandbox learns here that it must say it again */
+        json_object_set_new(p, "session", authed ? json_string(link_session_wa_id(s))
+                                                 : json_null());
+        link_send(n->sb->link, s, p);
+        json_decref(p);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+        json_t     *res;
+        const char *err;
+
+        if (strcmp(requests[i].type, t) != 0)
+            continue;
+        if (rid == NULL)
+            return;
+        if (requests[i].needs_hello && !authed) {
+            not_authenticated(n, s, rid);
+            return;
+        }
+        res = json_object();
+        err = requests[i].fn(n, s, f, res);
+        answer(n, s, rid, err, res);
+        json_decref(res);
+        if (err == NULL && strcmp(t, "hello") == 0)
+            flush_outbox(n, s, link_session_wa_id(s));
+        return;
+    }
+    if (!authed) {
+        not_authenticated(n, s, rid);
+    } else if (strcmp(t, "send") == 0) {
+        do_send(n, s, f);
+    } else if (strcmp(t, "read") == 0) {
+        do_read(n, s, f);
+        if (rid)
+            answer(n, s, rid, NULL, NULL);
+    } else if (strcmp(t, "event_ack") == 0) {
+        const char *eid = str_field(f, "eid");
+        json_t     *e = eid ? store_get(n->st, "outbox", eid) : NULL;
+
+        if (e && strcmp(str_field(e, "to"), link_session_wa_id(s)) == 0)
+            store_del(n->st, "outbox", eid);
+    } else {
+        log_warn(NULL, "unknown_frame", "type=%s", t);
+    }
+}
+
+/* ---- life ------------------------------------------------------------------------ */
+
+static void
+ensure_meta(struct network *n)
+{
+    json_t *sec = meta(n, "secret"), *s;
+    char    h[65];
+
+    if (sec == NULL || strlen(str_field(sec, "hex") ? str_field(sec, "hex") : "") != 64) {
+        RAND_bytes(n->secret, sizeof(n->secret));
+        hex(n->secret, sizeof(n->secret), h);
+        store_put(n->st, "meta", "secret", json_pack("{s:s}", "hex", h));
+    } else {
+        const char *p = str_field(sec, "hex");
+        for (int i = 0; i < 32; i++) {
+            unsigned v;
+            sscanf(p + 2 * i, "%2x", &v);
+            n->secret[i] = (unsigned char) v;
+        }
+    }
+    if (meta(n, "created") == NULL)
+        store_put(n->st, "meta", "created",
+                  json_pack("{s:I}", "ms", (json_int_t) sandbox_now_ms()));
+    s = default_settings();
+    if (meta(n, "settings") != NULL)
+        json_object_update(s, meta(n, "settings"));
+    store_put(n->st, "meta", "settings", s);
+    if (meta(n, "stats") == NULL)
+        store_put(n->st, "meta", "stats",
+                  json_pack("{s:i, s:{s:i, s:i, s:i, s:i}, s:i}", "lookups", 0, "messages",
+                            "received", 0, "delivered", 0, "read", 0, "failed", 0,
+                            "sent_to_businesses", 0));
+    if (meta(n, "counters") == NULL)
+        store_put(n->st, "meta", "counters", json_object());
+}
+
+struct network *
+network_new(struct sandbox *sb)
+{
+    struct network *n = xcalloc(1, sizeof(*n));
+    struct timeval  tv = { 0, 20 * 1000 };
+
+    n->sb = sb;
+    n->st = sb->store;
+    ensure_meta(n);
+    n->tick = event_new(sb->base, -1, EV_PERSIST, tick_cb, n);
+    event_add(n->tick, &tv);
+    return n;
+}
+
+void
+network_free(struct network *n)
+{
+    if (n == NULL)
+        return;
+    if (n->tick)
+        event_free(n->tick);
+    free(n);
+}

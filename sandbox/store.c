@@ -1,0 +1,225 @@
+/* store.c - collections of JSON objects with an append-only journal. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "sandbox/store.h"
+
+#define JOURNAL "state.jsonl"
+
+struct store {
+    char   *path;        /* the journal */
+    int     fd;          /* O_APPEND */
+    json_t *root;        /* coll -> (key -> value) */
+    long    lines;       /* journal lines since the last compaction */
+};
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+/* Appends one record; v NULL records a deletion. */
+static void
+journal(struct store *st, const char *coll, const char *key, json_t *v)
+{
+    json_t *rec = json_pack("{s:s, s:s}", "c", coll, "k", key);
+    char   *line;
+
+    if (v != NULL)
+        json_object_set(rec, "v", v);
+    else
+        json_object_set_new(rec, "d", json_true());
+    line = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    if (line == NULL)
+        xalloc_die(0);
+    line = xrealloc(line, strlen(line) + 2);
+    strcat(line, "\n");
+    if (write_all(st->fd, line, strlen(line)) != 0)
+        log_error(NULL, "state_write_failed", "path=%s reason=\"%s\"", st->path,
+                  strerror(errno));
+    free(line);
+    st->lines++;
+}
+
+static json_t *
+coll_get(struct store *st, const char *coll, int create)
+{
+    json_t *c = json_object_get(st->root, coll);
+
+    if (c == NULL && create) {
+        c = json_object();
+        json_object_set_new(st->root, coll, c);
+    }
+    return c;
+}
+
+static void
+apply(struct store *st, json_t *rec)
+{
+    const char *coll = json_string_value(json_object_get(rec, "c"));
+    const char *key = json_string_value(json_object_get(rec, "k"));
+    json_t     *v = json_object_get(rec, "v");
+
+    if (coll == NULL || key == NULL)
+        return;
+    if (v != NULL)
+        json_object_set(coll_get(st, coll, 1), key, v);
+    else
+        json_object_del(coll_get(st, coll, 1), key);
+}
+
+/* Writes every live value to a new journal and swaps it in. */
+static int
+compact(struct store *st)
+{
+    char       *tmp = xmalloc(strlen(st->path) + 5);
+    const char *coll, *key;
+    json_t     *c, *v;
+    int         fd, old = st->fd;
+
+    sprintf(tmp, "%s.tmp", st->path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_error(NULL, "state_open_failed", "path=%s reason=\"%s\"", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    st->fd = fd;
+    json_object_foreach(st->root, coll, c)
+        json_object_foreach(c, key, v)
+            journal(st, coll, key, v);
+    if (fsync(fd) != 0 || rename(tmp, st->path) != 0) {
+        log_error(NULL, "state_compact_failed", "path=%s reason=\"%s\"", st->path,
+                  strerror(errno));
+        close(fd);
+        st->fd = old;
+        free(tmp);
+        return -1;
+    }
+    if (old >= 0)
+        close(old);
+    st->lines = 0;
+    free(tmp);
+    return 0;
+}
+
+struct store *
+store_open(const char *dir)
+{
+    struct store *st = xcalloc(1, sizeof(*st));
+    FILE         *f;
+    char         *line = NULL;
+    size_t        cap = 0;
+    long          n = 0;
+
+    st->fd = -1;
+    st->root = json_object();
+    st->path = xmalloc(strlen(dir) + sizeof(JOURNAL) + 2);
+    sprintf(st->path, "%s/%s", dir, JOURNAL);
+    if ((f = fopen(st->path, "r")) != NULL) {
+        while (getline(&line, &cap, f) > 0) {
+            json_t *rec = json_loads(line, 0, NULL);
+
+            /* a torn last line (crash mid-write) is skipped */
+            if (rec != NULL)
+                apply(st, rec);
+            json_decref(rec);
+            n++;
+        }
+        free(line);
+        fclose(f);
+    }
+    if (compact(st) != 0) {
+        store_close(st);
+        return NULL;
+    }
+    log_info(NULL, "state_loaded", "path=%s records=%ld", st->path, n);
+    return st;
+}
+
+void
+store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    if (st->fd >= 0)
+        close(st->fd);
+    json_decref(st->root);
+    free(st->path);
+    free(st);
+}
+
+json_t *
+store_get(struct store *st, const char *coll, const char *key)
+{
+    return json_object_get(coll_get(st, coll, 0), key);
+}
+
+json_t *
+store_coll(struct store *st, const char *coll)
+{
+    return coll_get(st, coll, 1);
+}
+
+static void
+maybe_compact(struct store *st)
+{
+    size_t      live = 0;
+    const char *coll;
+    json_t     *c;
+
+    if (st->lines < 20000)
+        return;
+    json_object_foreach(st->root, coll, c)
+        live += json_object_size(c);
+    if ((size_t) st->lines > 4 * live)
+        compact(st);
+}
+
+void
+store_put(struct store *st, const char *coll, const char *key, json_t *obj)
+{
+    json_object_set_new(coll_get(st, coll, 1), key, obj);
+    journal(st, coll, key, obj);
+    maybe_compact(st);
+}
+
+void
+store_save(struct store *st, const char *coll, const char *key)
+{
+    json_t *v = store_get(st, coll, key);
+
+    if (v != NULL) {
+        journal(st, coll, key, v);
+        maybe_compact(st);
+    }
+}
+
+void
+store_del(struct store *st, const char *coll, const char *key)
+{
+    json_t *c = coll_get(st, coll, 0);
+
+    if (c == NULL || json_object_get(c, key) == NULL)
+        return;
+    journal(st, coll, key, NULL);     /* first: key may be the object's own key */
+    json_object_del(c, key);
+    maybe_compact(st);
+}

@@ -1,0 +1,31 @@
+/* store.h - the sandbox's durable state: named collections of JSON objects
+ * keyed by string, kept in memory and journalled to <state_dir>/state.jsonl
+ * (one JSON line per change, written at once with write(2), so a change
+ * survives even SIGKILL). Opening replays the journal and rewrites it compact.
+ * Files rather than PostgreSQL because the sandbox stands in for a remote
+ * network: it must not share the product's database, needs none to run, and
+ * its state is small. Knows nothing of what the objects mean. */
+#ifndef SANDBOX_STORE_H
+#define SANDBOX_STORE_H
+
+#include <jansson.h>
+
+struct store;
+
+/* Loads (or creates) the state in dir. NULL on error (logged). */
+struct store *store_open(const char *dir);
+void store_close(struct store *st);                     /* NULL is fine */
+
+/* The object stored under coll/key, or NULL; borrowed. Changing it in place
+ * must be followed by store_save(). */
+json_t *store_get(struct store *st, const char *coll, const char *key);
+/* The collection as an object key -> value, in insertion order; borrowed,
+ * never NULL (an empty object when nothing was stored). Don't modify. */
+json_t *store_coll(struct store *st, const char *coll);
+/* Stores obj (taken) under coll/key, replacing any earlier value. */
+void store_put(struct store *st, const char *coll, const char *key, json_t *obj);
+/* Journals the current value of coll/key again, after an in-place change. */
+void store_save(struct store *st, const char *coll, const char *key);
+void store_del(struct store *st, const char *coll, const char *key);
+
+#endif /* SANDBOX_STORE_H */

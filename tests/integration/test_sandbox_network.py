@@ -1,0 +1,154 @@
+"""The sandbox's rules for messages (spec/SANDBOX.md), seen through the real stack: the
+customer's view, acks and delivery, reads, the 24-hour window, templates, numbers not on
+WhatsApp, settings and the control API's own errors. (What the business's webhooks show
+is the messaging tests' business; here the sandbox's side is checked.)"""
+import time
+
+import pytest
+
+from sandbox_client import Sandbox, register
+
+BIZ = "16315550100"
+
+
+@pytest.fixture(scope="module")
+def sbm(stack):
+    return Sandbox(stack)
+
+
+@pytest.fixture
+def admin(api, sbm):
+    api.admin_token()
+    if not getattr(sbm, "registered", False):
+        assert sbm.patch("/settings", {"delivery_delay_ms": 0}).status_code == 200
+        register(api, sbm)
+        sbm.registered = True
+    return api
+
+
+def wait_for(fn, timeout=5):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        assert time.monotonic() < deadline, "condition not met in %d s" % timeout
+        time.sleep(0.05)
+
+
+def received(sb, wa_id):
+    r = sb.get("/customers/%s/messages" % wa_id)
+    assert r.status_code == 200, r.text
+    return r.json()["messages"]
+
+
+def send(api, body):
+    r = api.post("/v1/messages", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["messages"][0]["id"]
+
+
+def test_window_delivery_and_read(admin, sbm):
+    sbm.customer("16315551002", "Jane")
+    before = sbm.stats()
+    # no message from Jane yet: a free-form message fails (470), nothing reaches her
+    send(admin, {"to": "16315551002", "type": "text", "text": {"body": "too early"}})
+    wait_for(lambda: sbm.stats()["messages"]["failed"] == before["messages"]["failed"] + 1)
+    assert received(sbm, "16315551002") == []
+    # Jane writes: the window opens
+    r = sbm.post("/customers/16315551002/messages",
+                 {"to": BIZ, "type": "text", "text": {"body": "hi"}})
+    assert r.status_code == 201 and r.json()["id"], r.text
+    mid = send(admin, {"to": "16315551002", "type": "text", "text": {"body": "hello Jane"}})
+    got = wait_for(lambda: received(sbm, "16315551002"))
+    assert got == [{"id": mid, "from": BIZ, "timestamp": got[0]["timestamp"], "type": "text",
+                    "text": {"body": "hello Jane"}, "status": "delivered"}]
+    r = sbm.post("/customers/16315551002/read", {"id": mid})
+    assert r.status_code == 200, r.text
+    assert received(sbm, "16315551002")[0]["status"] == "read"
+    after = sbm.stats()
+    assert after["messages"]["received"] == before["messages"]["received"] + 2
+    assert after["messages"]["delivered"] == before["messages"]["delivered"] + 1
+    assert after["messages"]["read"] == before["messages"]["read"] + 1
+    assert after["sent_to_businesses"] == before["sent_to_businesses"] + 1
+    # closing the window again
+    assert sbm.post("/customers/16315551002/close-window").status_code == 200
+    send(admin, {"to": "16315551002", "type": "text", "text": {"body": "late"}})
+    wait_for(lambda: sbm.stats()["messages"]["failed"] == after["messages"]["failed"] + 1)
+    assert len(received(sbm, "16315551002")) == 1
+
+
+def test_template_outside_the_window(admin, sbm):
+    r = sbm.post("/templates", {"namespace": "ns1", "name": "welcome", "language": "en",
+                                "components": [{"type": "BODY", "text": "Hi {{1}}, code {{2}}"}]})
+    assert r.status_code == 201, r.text
+    assert any(t["name"] == "welcome" for t in sbm.get("/templates").json()["templates"])
+    sbm.customer("16315551010", "Tom")
+    tpl = {"namespace": "ns1", "name": "welcome", "language": {"policy": "deterministic", "code": "en"},
+           "components": [{"type": "body", "parameters": [{"type": "text", "text": "Tom"},
+                                                          {"type": "text", "text": "42"}]}]}
+    mid = send(admin, {"to": "16315551010", "type": "template", "template": tpl})
+    got = wait_for(lambda: received(sbm, "16315551010"))
+    assert got[0]["id"] == mid and got[0]["rendered"] == "Hi Tom, code 42"
+    assert got[0]["template"]["name"] == "welcome"
+    failed = sbm.stats()["messages"]["failed"]
+    wrong = dict(tpl, name="nope")
+    send(admin, {"to": "16315551010", "type": "template", "template": wrong})
+    short = dict(tpl, components=[{"type": "body", "parameters": [{"type": "text", "text": "x"}]}])
+    send(admin, {"to": "16315551010", "type": "template", "template": short})
+    wait_for(lambda: sbm.stats()["messages"]["failed"] == failed + 2)
+    assert len(received(sbm, "16315551010")) == 1
+
+
+def test_not_on_whatsapp_fails(admin, sbm):
+    sbm.customer("16315551099", "Nobody", on_whatsapp=False)
+    failed = sbm.stats()["messages"]["failed"]
+    send(admin, {"to": "16315551099", "type": "text", "text": {"body": "hello?"}})
+    wait_for(lambda: sbm.stats()["messages"]["failed"] == failed + 1)
+    assert received(sbm, "16315551099") == []
+
+
+def test_auto_read_and_delay(admin, sbm):
+    sbm.customer("16315551020", "Ann")
+    sbm.post("/customers/16315551020/messages", {"to": BIZ, "type": "text", "text": {"body": "yo"}})
+    assert sbm.patch("/settings", {"delivery_delay_ms": 300, "auto_read": True}).json() == {
+        "delivery_delay_ms": 300, "auto_read": True, "code_ttl_s": 600}
+    mid = send(admin, {"to": "16315551020", "type": "text", "text": {"body": "later"}})
+    time.sleep(0.1)
+    assert received(sbm, "16315551020") == []          # not delivered before the delay
+    got = wait_for(lambda: received(sbm, "16315551020"))
+    assert got[0]["id"] == mid and got[0]["status"] == "read"
+    sbm.patch("/settings", {"delivery_delay_ms": 0, "auto_read": False})
+
+
+def test_control_api_errors(sbm):
+    def err(r, status):
+        assert r.status_code == status, r.text
+        assert r.json()["error"]["message"]
+    err(sbm.patch("/settings", {"delivery_delay_ms": -1}), 400)
+    err(sbm.patch("/settings", {"auto_read": "yes"}), 400)
+    err(sbm.patch("/settings", {"colour": "blue"}), 400)
+    err(sbm.post("/certs", {"cc": "1", "phone_number": "12", "vname": "X"}), 400)
+    err(sbm.post("/certs", {"cc": "1", "phone_number": "6315550100"}), 400)
+    err(sbm.post("/customers", {"wa_id": "12"}), 400)
+    err(sbm.post("/customers", {"wa_id": "16315551002", "on_whatsapp": "no"}), 400)
+    err(sbm.get("/registrations/19999999999"), 404)
+    err(sbm.post("/customers/16315551002/messages", {"to": "19999999999", "type": "text",
+                                                     "text": {"body": "x"}}), 404)
+    err(sbm.post("/customers/16315551002/messages", {"to": BIZ, "type": "text"}), 400)
+    err(sbm.post("/customers/16315551002/read", {"id": "nope"}), 404)
+    err(sbm.post("/templates", {"name": "x"}), 400)
+    err(sbm.get("/nowhere"), 404)
+    err(sbm.request("DELETE", "/stats"), 405)
+    r = sbm.request("POST", "/customers", data="not json")
+    err(r, 400)
+
+
+def test_state_survives_restart(admin, sbm, stack):
+    before = sbm.stats()
+    stack.restart("sandbox")
+    stack.wait_ready()
+    assert sbm.stats() == before
+    assert received(sbm, "16315551002")[0]["text"] == {"body": "hello Jane"}
+    assert any(t["name"] == "welcome" for t in sbm.get("/templates").json()["templates"])
+    assert sbm.get("/customers/16315551099").json()["on_whatsapp"] is False
