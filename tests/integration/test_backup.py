@@ -249,6 +249,26 @@ def test_refused_restores_change_nothing(second, blob):
     assert snapshot(second) == before
 
 
+def test_database_failure_mid_restore_changes_nothing(second, blob):
+    """The last section written (business_profile) fails in the database: the
+    settings, account and keys written before it in the same statement are gone too."""
+    before = snapshot(second)
+    psql(second.stack, "CREATE FUNCTION bak_fail() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;"
+                       "CREATE TRIGGER bak_fail BEFORE INSERT OR UPDATE ON business_profile "
+                       "FOR EACH ROW EXECUTE FUNCTION bak_fail()")
+    try:
+        r = second.post("/v1/settings/restore", json={"password": PASSWORD, "data": blob})
+        e = error(r, 500, 1023, "nothing was changed")
+    finally:
+        psql(second.stack, "DROP TRIGGER bak_fail ON business_profile; DROP FUNCTION bak_fail()")
+    assert psql(second.stack, "SELECT (SELECT count(*) FROM account) + (SELECT count(*) FROM "
+                              "account_keys) + (SELECT count(*) FROM webhook_ca)") == "0", e
+    assert psql(second.stack, "SELECT overrides::text FROM app_settings") == "{}"
+    assert snapshot(second) == before
+    assert second.stack.log_contains("coreapp", "injected failure")
+
+
 def test_restore_into_fresh_installation(first, second, blob, stack):
     sb = Sandbox(stack)
     want = snapshot(first)
