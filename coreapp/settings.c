@@ -334,22 +334,25 @@ settings_flatten(json_t *obj, const char *prefix, json_t *flat, bool lenient,
 
     json_object_foreach(obj, key, v) {
         const struct field *f = NULL;
+        bool                plain;      /* a key that can name a field or group */
+        char                q[300];
         int                 len;
 
         len = snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
-        if (len < (int) sizeof(path) && strchr(key, '.') == NULL && key[0] != '\0')
+        plain = len < (int) sizeof(path) && key[0] != '\0' && strchr(key, '.') == NULL;
+        if (plain)
             f = field_find(path);
         if (f != NULL) {
             if (field_check(f, v, &norm, why, n) != 0) {
                 if (!lenient)
                     return -1;
-                log_warn(NULL, "settings_value_skipped", "reason=\"%s\"", why);
+                log_warn(NULL, "settings_value_skipped", "reason=\"%s\"",
+                         log_quote(why, q, sizeof(q)));
                 continue;
             }
             if (norm != NULL)
                 json_object_set_new(flat, path, norm);
-        } else if (f == NULL && len < (int) sizeof(path) && strchr(key, '.') == NULL &&
-                   key[0] != '\0' && path_is_group(path)) {
+        } else if (plain && path_is_group(path)) {
             if (!json_is_object(v)) {
                 snprintf(why, n, "%s must be an object", path);
                 if (!lenient)
@@ -359,10 +362,11 @@ settings_flatten(json_t *obj, const char *prefix, json_t *flat, bool lenient,
             if (settings_flatten(v, path, flat, lenient, why, n) != 0)
                 return -1;
         } else {
-            snprintf(why, n, "unknown setting: %.100s%s", path, len >= 100 ? "..." : "");
+            snprintf(why, n, "unknown setting: %.100s%s", path, len > 100 ? "..." : "");
             if (!lenient)
                 return -1;
-            log_warn(NULL, "settings_value_skipped", "reason=\"%s\"", why);
+            log_warn(NULL, "settings_value_skipped", "reason=\"%s\"",
+                     log_quote(why, q, sizeof(q)));
         }
     }
     return 0;

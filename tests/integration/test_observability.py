@@ -324,9 +324,10 @@ def test_stats_internal_variants(api, stack, tokens):
     assert r.status_code == 200 and "endpoint_requests" in r.json()["stats"]["app"]
     r = u.get("/v1/stats/db/internal")
     assert r.status_code == 200 and "db_messages" in r.json()["stats"]["db"]
-    r = u.get("/v1/stats/app/internal?format=prometheus")
-    assert r.status_code == 200 and r.headers["Content-Type"] == PROM_TYPE
-    assert_lint_clean_beyond_documented(r.text)
+    for path in ("/v1/stats/app/internal", "/v1/stats/db/internal"):
+        r = u.get(path + "?format=prometheus")
+        assert r.status_code == 200 and r.headers["Content-Type"] == PROM_TYPE
+        assert_lint_clean_beyond_documented(r.text)
     # the internal views take a token only (spec/API.md §1)
     err(api.get("/v1/stats/app/internal", apikey=True), 401, 1005)
     err(requests.get(stack.url("/v1/stats/app"), verify=False, timeout=10), 401, 1005)
