@@ -228,7 +228,8 @@ flush(struct messages *m)
             free(o);
             continue;
         }
-        n = snprintf(head, sizeof(head), "%s{\"i\":\"%s\",\"t\":\"%s\",\"g\":%s,\"y\":\"%s\",\"p\":",
+        n = snprintf(head, sizeof(head),
+                     "%s{\"i\":\"%s\",\"t\":\"%s\",\"g\":%s,\"y\":\"%s\",\"p\":",
                      text.len > 1 ? "," : "", o->id, o->v.to, o->v.group ? "true" : "false",
                      msg_type_name(o->v.type));
         buf_add(&text, head, (size_t) n);

@@ -53,7 +53,8 @@ static const char STATUS_SQL[] =
     "           read_at = coalesce(m.read_at, to_timestamp(agg.r)),"
     "           failed_at = coalesce(m.failed_at, to_timestamp(agg.f)),"
     "           error_code = CASE WHEN top.status = 'failed' THEN top.code ELSE m.error_code END,"
-    "           error_title = CASE WHEN top.status = 'failed' THEN top.title ELSE m.error_title END,"
+    "           error_title = CASE WHEN top.status = 'failed' THEN top.title"
+    "                              ELSE m.error_title END,"
     "           error_details = CASE WHEN top.status = 'failed' THEN top.details"
     "                                ELSE m.error_details END"
     "         FROM top JOIN agg ON agg.id = top.id WHERE m.id = top.id RETURNING m.id),"
@@ -455,7 +456,8 @@ events_done_cb(const struct db_result *res, enum err_code err, void *arg)
                  f->kind == EVK_STATUS ? "status" : "inbound", json_array_size(f->b.eids),
                  res ? db_result_error(res) : "connection lost");
         json_array_foreach(open->rows, i, v)
-            json_object_set_new(v, "n", json_integer((json_int_t) (json_array_size(f->b.rows) + i)));
+            json_object_set_new(v, "n",
+                                json_integer((json_int_t) (json_array_size(f->b.rows) + i)));
         json_array_extend(f->b.rows, open->rows);
         json_array_extend(f->b.eids, open->eids);
         json_object_update(f->b.ids, open->ids);

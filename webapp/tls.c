@@ -258,6 +258,9 @@ tls_split_bundle(const char *pem, int min_certs, char **key_pem, char **chain_pe
     *ca_pem = bio_to_string(cab);
     rc = 0;
 done:
+    OPENSSL_free(name);         /* set when a block failed to parse */
+    OPENSSL_free(header);
+    OPENSSL_free(data);
     BIO_free(in);
     BIO_free(chain);
     BIO_free(kb);

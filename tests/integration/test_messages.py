@@ -288,7 +288,7 @@ def test_inbound_message_and_mark_as_read(user, stack):
 
 
 def wal_lsn(stack):
-    return psql(stack, "SELECT pg_current_wal_insert_lsn()")
+    return psql(stack, "SELECT pg_current_wal_flush_lsn()")
 
 
 def wal_commits(stack, start, end):
@@ -315,7 +315,7 @@ def test_group_commit_shares_transactions(user, stack):
     would still be its own commit. The network is stopped, callbacks are off
     and autovacuum pauses meanwhile, so that the sends' inserts are the only
     writes."""
-    n, threads = 384, 32
+    n, threads = 256, 32
     sessions = threading.local()
     done = threading.Event()
 
