@@ -93,8 +93,13 @@ run:
 	@scripts/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@scripts/bench.sh
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/hookd
+	@WA_HOOKD=$(BUILD)/bench/hookd scripts/bench.sh
+
+# the HTTPS webhook receiver of the bench's webhook phase
+$(BUILD)/bench/hookd: bench/hookd.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -16,6 +16,7 @@ Everything is bounded in time. Not a test: it asserts nothing, it reports.
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -167,8 +168,191 @@ def main():
         after = cpu_snapshot(st)
         ceiling = report("GET /v1/metrics (webapp only: the HTTPS ceiling)", res, before, after)
         print("ratio messages/ceiling: %.2f" % (rate / ceiling if ceiling else 0))
+        webhook_phase(st, token)
     finally:
         st.teardown()
+
+
+# ---- webhook phase (issue 5) ---------------------------------------------------------------
+
+HOOK_CUSTOMERS = ("16315551003", "16315551004")       # the steady run, the backlog run
+HOOK_MESSAGES = int(os.environ.get("BENCH_HOOK_MESSAGES", "20000"))
+HOOK_BACKLOG = int(os.environ.get("BENCH_HOOK_BACKLOG", "10000"))
+HOOKD = os.environ.get("WA_HOOKD", os.path.join(HERE, "..", "build", "bench", "hookd"))
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    i = int(round(p / 100 * (len(sorted_values) - 1)))
+    return sorted_values[min(len(sorted_values) - 1, i)]
+
+
+def hookd_count(port):
+    r = requests.get("https://127.0.0.1:%d/count" % port, verify=False, timeout=10)
+    return r.json()["requests"]
+
+
+def sandbox_received():
+    return requests.get(STACK.sandbox_url("/stats"), timeout=10).json()["messages"]["received"]
+
+
+def pending_callbacks(st):
+    r = subprocess.run(["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(st.pg_port),
+                        "-U", "wa", "-d", "wa", "-c", "SELECT count(*) FROM wa_callbacks"],
+                       capture_output=True, text=True, timeout=30)
+    return int(r.stdout.strip() or 0)
+
+
+def wait(cond, timeout, poll=0.1):
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(poll)
+
+
+def drive(st, token, to, n):
+    """POST /v1/messages (text to `to`) with wrk until the network has n more
+    messages; wrk's threads stop at their share and wrk is then interrupted."""
+    received0 = sandbox_received()
+    quota = -(-n // int(THREADS))
+    cmd = ["wrk", "-t", THREADS, "-c", CONNECTIONS, "-d", "300s", "--timeout", "5s",
+           "-s", os.path.join(HERE, "post_n.lua"), st.url("/v1/messages")]
+    p = subprocess.Popen(cmd, env={**os.environ, "WA_TOKEN": token, "WA_TO": to,
+                                   "WA_QUOTA": str(quota)},
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait(lambda: sandbox_received() - received0 >= n or p.poll() is not None, 300)
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.wait(30)
+
+
+def open_customer(wa_id):
+    requests.post(STACK.sandbox_url("/customers"), json={"wa_id": wa_id, "name": "Hook",
+                                                         "on_whatsapp": True}, timeout=10)
+    r = requests.post(STACK.sandbox_url("/customers/%s/messages" % wa_id), timeout=10,
+                      json={"to": "".join(BUSINESS), "type": "text", "text": {"body": "hi"}})
+    assert r.status_code == 201, r.text
+
+
+def receipts_of(wa_id):
+    r = requests.get(STACK.sandbox_url("/customers/%s/receipts" % wa_id), timeout=60)
+    return {x["id"]: x["at"] for x in r.json()["receipts"]}
+
+
+def arrivals(path):
+    """(arrival ms, id, status) of every status callback hookd received."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            us, body = line.split(" ", 1)
+            for item in json.loads(body).get("statuses", []):
+                out.append((int(us) / 1000, item["id"], item["status"]))
+    return out
+
+
+def webhook_report(title, got, at):
+    """Callbacks of the messages in at (id -> the network's status times, ms)."""
+    mine = sorted(a for a in got if a[1] in at)
+    seen, lat, dups = set(), [], 0
+    for ms, mid, status in mine:
+        if (mid, status) in seen:
+            dups += 1
+            continue
+        seen.add((mid, status))
+        if status in at[mid]:
+            lat.append(ms - at[mid][status])
+    lat.sort()
+    expected = sum(len(v) for v in at.values())
+    span = (mine[-1][0] - mine[0][0]) / 1000 if len(mine) > 1 else float("nan")
+    sent = sorted(v["sent"] for v in at.values() if "sent" in v)
+    send_span = (sent[-1] - sent[0]) / 1000 if len(sent) > 1 else float("nan")
+    print(title)
+    print("  %d messages, the network's first to last sent %.1f s (%.0f/s); status callbacks"
+          " received %d of %d (%d duplicates)" % (len(sent), send_span, len(sent) / send_span,
+                                                  len(mine), expected, dups))
+    print("  callbacks/s: %.0f  (first to last arrival %.1f s; the last one %.2f s after the"
+          " network's last sent)" % (len(mine) / span, span, mine[-1][0] / 1000 - sent[-1] / 1000))
+    return lat
+
+
+def webhook_phase(st, token):
+    """Status callbacks through the whole path (sandbox -> gateway -> coreapp ->
+    dispatcher -> HTTPS receiver), sent/delivered/read callbacks on and the
+    sandbox delivering and reading at once (3 callbacks a message), posted to
+    bench/hookd.c (answers 200 at once) with max_concurrent_requests 24.
+
+    1. steady: BENCH_HOOK_MESSAGES messages as fast as POST /v1/messages takes
+       them; callbacks/s (first to last arrival) and, per callback, the time
+       from the network's receipt (the sandbox's ms time of that status, GET
+       /customers/{wa_id}/receipts) to the callback's arrival: p50, p99;
+    2. backlog: the receiver is stopped (SIGSTOP) while BENCH_HOOK_BACKLOG
+       messages go through, then resumed: the rate at which the dispatcher
+       drains what is queued, independent of the send rate."""
+    from hookrecv import Pki   # tests/integration, on sys.path above
+
+    tmp = os.path.join(st.tmp, "hookd")
+    os.makedirs(tmp, exist_ok=True)
+    pki = Pki(tmp)
+    out = os.path.join(tmp, "arrivals.txt")
+    hookd = subprocess.Popen([HOOKD, pki.server[0], pki.server[1], out],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(hookd.stdout.readline().split()[1])
+        s = session(st, token)
+        r = s.post(st.url("/v1/certificates/webhooks/ca"), data=pki.ca_pem, timeout=10,
+                   verify=False, headers={"Content-Type": "text/plain"})
+        assert r.status_code == 200, r.text
+        r = s.patch(st.url("/v1/settings/application"), timeout=10, verify=False, json={
+            "webhooks": {"url": "https://127.0.0.1:%d/hook" % port,
+                         "max_concurrent_requests": 24,
+                         "message": {"sent": True, "delivered": True, "read": True}}})
+        assert r.status_code == 200, r.text
+        requests.patch(st.sandbox_url("/settings"), json={"delivery_delay_ms": 0,
+                                                          "auto_read": True}, timeout=10)
+        for c in HOOK_CUSTOMERS:
+            open_customer(c)
+        wait(lambda: hookd_count(port) >= len(HOOK_CUSTOMERS), 30, 0.05)   # the path works
+        base = hookd_count(port)
+
+        before = cpu_snapshot(st)
+        drive(st, token, HOOK_CUSTOMERS[0], HOOK_MESSAGES)
+        n = len(receipts_of(HOOK_CUSTOMERS[0]))
+        wait(lambda: hookd_count(port) - base >= 3 * n, 180)
+        after = cpu_snapshot(st)
+        time.sleep(0.3)
+
+        base = hookd_count(port)
+        hookd.send_signal(signal.SIGSTOP)
+        drive(st, token, HOOK_CUSTOMERS[1], HOOK_BACKLOG)
+
+        def queued():           # every status recorded: the queue stops growing
+            now = pending_callbacks(st)
+            time.sleep(0.5)
+            return now > 0 and pending_callbacks(st) == now
+        wait(queued, 180, 0.5)
+        backlog = pending_callbacks(st)
+        resumed_ms = time.time() * 1000
+        hookd.send_signal(signal.SIGCONT)
+        wait(lambda: hookd_count(port) - base >= backlog, 180)
+    finally:
+        hookd.send_signal(signal.SIGCONT)
+        hookd.terminate()
+        hookd.wait(30)
+    got = arrivals(out)
+    lat = webhook_report("webhooks, steady (hookd over HTTPS, max_concurrent_requests 24):",
+                         got, receipts_of(HOOK_CUSTOMERS[0]))
+    print("  receipt -> callback arrival: p50 %.0f ms  p99 %.0f ms  max %.0f ms  (%d callbacks)"
+          % (percentile(lat, 50), percentile(lat, 99), lat[-1] if lat else float("nan"),
+             len(lat)))
+    print("  cpu seconds: " + "  ".join("%s %.2f" % (k, after[k] - before.get(k, 0))
+                                        for k in sorted(after)))
+    at = receipts_of(HOOK_CUSTOMERS[1])
+    drained = sorted(a[0] for a in got if a[1] in at and a[0] >= resumed_ms)
+    print("webhooks, backlog: %d callbacks queued while the receiver was stopped; after it"
+          " resumed, %d arrived in %.2f s = %.0f callbacks/s"
+          % (backlog, len(drained), (drained[-1] - resumed_ms) / 1000 if drained else 0,
+             len(drained) / ((drained[-1] - resumed_ms) / 1000) if drained else 0))
 
 
 if __name__ == "__main__":

@@ -16,12 +16,19 @@ struct db_result {
 
 struct db_query {
     struct db_query *next;
-    char            *sql;
+    char            *sql;          /* NULL when executing a prepared statement */
+    char            *stmt;         /* prepared statement's name, or NULL */
+    bool             prepare;      /* PQsendPrepare of sql as stmt (no params) */
     int              nparams;
     char           **params;
     db_result_cb     cb;
     void            *arg;
     int64_t          sent_us;       /* when sent to the server; 0 = not yet */
+};
+
+struct db_stmt {                     /* a statement prepared on this connection */
+    struct db_stmt *next;
+    char           *name;
 };
 
 struct db_listener {
@@ -46,6 +53,7 @@ struct db {
     size_t              queued;
     PGresult           *last;        /* result being collected for head */
     struct db_listener *listeners;
+    struct db_stmt     *stmts;       /* prepared (or being) on the current connection */
     struct {
         db_connect_cb   cb;
         void           *arg;
@@ -120,11 +128,40 @@ query_free(struct db_query *q)
 {
     if (q == NULL)
         return;
-    for (int i = 0; i < q->nparams; i++)
+    for (int i = 0; q->params != NULL && i < q->nparams; i++)
         free(q->params[i]);
     free(q->params);
     free(q->sql);
+    free(q->stmt);
     free(q);
+}
+
+static bool
+stmt_known(const struct db *db, const char *name)
+{
+    for (const struct db_stmt *s = db->stmts; s; s = s->next)
+        if (strcmp(s->name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Forgets name (NULL: every name): it is prepared again at its next use. */
+static void
+stmt_forget(struct db *db, const char *name)
+{
+    struct db_stmt **pp = &db->stmts;
+
+    while (*pp != NULL) {
+        struct db_stmt *s = *pp;
+
+        if (name == NULL || strcmp(s->name, name) == 0) {
+            *pp = s->next;
+            free(s->name);
+            free(s);
+        } else {
+            pp = &s->next;
+        }
+    }
 }
 
 /* Removes the head query and reports res/err to its owner. */
@@ -138,7 +175,9 @@ query_finish(struct db *db, PGresult *pg, enum err_code err)
     if (db->head == NULL)
         db->tail = NULL;
     db->queued--;
-    if (q->sent_us != 0) {          /* queries that never ran aren't timed */
+    if (q->prepare && err != ERR_OK)
+        stmt_forget(db, q->stmt);   /* its executions fail; the next one prepares again */
+    if (q->sent_us != 0 && !q->prepare) {   /* queries that never ran aren't timed */
         uint64_t us = (uint64_t) (mono_us() - q->sent_us);
         if (err == ERR_OK) {
             db->stats.ok_count++;
@@ -192,6 +231,7 @@ db_lost(struct db *db, const char *why)
     PQfinish(db->conn);
     db->conn = NULL;
     db->state = DB_DOWN;
+    stmt_forget(db, NULL);
     fail_all(db);
     tv.tv_sec = db->backoff_ms / 1000;
     tv.tv_usec = (db->backoff_ms % 1000) * 1000;
@@ -352,7 +392,12 @@ db_send_next(struct db *db)
 
     if (db->state != DB_IDLE || q == NULL)
         return;
-    if (q->nparams == 0)
+    if (q->prepare)
+        ok = PQsendPrepare(db->conn, q->stmt, q->sql, q->nparams, NULL);
+    else if (q->stmt != NULL)
+        ok = PQsendQueryPrepared(db->conn, q->stmt, q->nparams, (const char *const *) q->params,
+                                 NULL, NULL, 0);
+    else if (q->nparams == 0)
         ok = PQsendQuery(db->conn, q->sql);
     else
         ok = PQsendQueryParams(db->conn, q->sql, q->nparams, NULL,
@@ -392,6 +437,7 @@ db_free(struct db *db)
     PQclear(db->last);
     PQfinish(db->conn);
     fail_all(db);
+    stmt_forget(db, NULL);
     while (db->listeners) {
         struct db_listener *l = db->listeners;
         db->listeners = l->next;
@@ -431,9 +477,51 @@ db_listen(struct db *db, const char *channel, db_notify_cb cb, void *arg)
     }
 }
 
+static void
+enqueue(struct db *db, struct db_query *q)
+{
+    if (db->tail)
+        db->tail->next = q;
+    else
+        db->head = q;
+    db->tail = q;
+    db->queued++;
+}
+
+static struct db_query *
+query_new(const char *sql, int nparams, const char *const *params, db_result_cb cb,
+          void *arg)
+{
+    struct db_query *q = xcalloc(1, sizeof(*q));
+
+    q->sql = sql ? xstrdup(sql) : NULL;
+    q->nparams = nparams;
+    if (nparams > 0 && params != NULL) {
+        q->params = xcalloc((size_t) nparams, sizeof(char *));
+        for (int i = 0; i < nparams; i++)
+            q->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+    }
+    q->cb = cb;
+    q->arg = arg;
+    return q;
+}
+
 void
 db_query(struct db *db, const char *sql, int nparams, const char *const *params,
          db_result_cb cb, void *arg)
+{
+    if (db->state == DB_DOWN || db->state == DB_CONNECTING) {
+        if (cb != NULL)
+            cb(NULL, ERR_DATABASE, arg);
+        return;
+    }
+    enqueue(db, query_new(sql, nparams, params, cb, arg));
+    db_send_next(db);
+}
+
+void
+db_query_prepared(struct db *db, const char *name, const char *sql, int nparams,
+                  const char *const *params, db_result_cb cb, void *arg)
 {
     struct db_query *q;
 
@@ -442,22 +530,20 @@ db_query(struct db *db, const char *sql, int nparams, const char *const *params,
             cb(NULL, ERR_DATABASE, arg);
         return;
     }
-    q = xcalloc(1, sizeof(*q));
-    q->sql = xstrdup(sql);
-    q->nparams = nparams;
-    if (nparams > 0) {
-        q->params = xcalloc((size_t) nparams, sizeof(char *));
-        for (int i = 0; i < nparams; i++)
-            q->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+    if (!stmt_known(db, name)) {
+        struct db_stmt *s = xcalloc(1, sizeof(*s));
+
+        s->name = xstrdup(name);
+        s->next = db->stmts;
+        db->stmts = s;
+        q = query_new(sql, nparams, NULL, NULL, NULL);
+        q->stmt = xstrdup(name);
+        q->prepare = true;
+        enqueue(db, q);
     }
-    q->cb = cb;
-    q->arg = arg;
-    if (db->tail)
-        db->tail->next = q;
-    else
-        db->head = q;
-    db->tail = q;
-    db->queued++;
+    q = query_new(NULL, nparams, params, cb, arg);
+    q->stmt = xstrdup(name);
+    enqueue(db, q);
     db_send_next(db);
 }
 

@@ -62,6 +62,11 @@ void db_listen(struct db *db, const char *channel, db_notify_cb cb, void *arg);
  * the connection is down. */
 void db_query(struct db *db, const char *sql, int nparams, const char *const *params,
               db_result_cb cb, void *arg);
+/* db_query() for a statement that runs often (nparams >= 1): it is parsed and
+ * planned once per connection, under name (unique per db, e.g. "status"),
+ * and then only executed. sql must be the same for every call with a name. */
+void db_query_prepared(struct db *db, const char *name, const char *sql, int nparams,
+                       const char *const *params, db_result_cb cb, void *arg);
 bool db_is_connected(const struct db *db);
 size_t db_queue_len(const struct db *db);
 

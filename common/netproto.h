@@ -38,6 +38,10 @@
  *   lookup    rid {"numbers":["<E.164 digits>",...]} (at most NETPROTO_LOOKUP_MAX)
  *             -> {"contacts":[{"number","on_whatsapp":bool,"wa_id"?}...]}
  *   identity  rid {"wa_id"} -> {"wa_id","hash","created_timestamp"(ms)} | not_found
+ *   profile   rid {"about","photo":{"sha256","size","type"}|null,"business":{"address",
+ *             "description","email","vertical","websites":[...]}} -> {} | bad_request
+ *             (the whole public profile as it is now, replacing the last one; sent
+ *             after each change and at every link-up; customers see it)
  *   send      {"id","to","type",<the type's object>,...}  (no rid: answered by
  *             status events; duplicates of a known id are ignored)
  *   read      {"id"}          the business read the inbound message id
@@ -45,9 +49,13 @@
  *
  * NETWORK -> CLIENT (events; each has "eid", unique per network)
  *   status    {"eid","status":{"id","status","recipient_id","timestamp",
- *              "errors"?:[{"code","title","details"?}]}}
+ *              "errors"?:[{"code","title","details"?}],      (failed only)
+ *              "conversation"?:{"id","expiration_timestamp"?,"origin":{"type"}},
+ *              "pricing"?:{"billable","pricing_model":"CBP","category"}}}
+ *              (conversation/pricing on sent/delivered/read: spec/WEBHOOKS.md §5)
  *   inbound   {"eid","message":{"from","id","timestamp","type",...},
- *              "contact":{"profile":{"name"},"wa_id"}}
+ *              "contact":{"profile":{"name"},"wa_id"}}  (no contact with a
+ *              "system" message, e.g. user_changed_number)
  *   identity_changed {"eid","identity":{"wa_id","hash","created_timestamp"}}
  *   pong, error, result   (see above)
  */

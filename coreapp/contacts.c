@@ -1,4 +1,5 @@
 /* contacts.c - contact checks with a cache, and identities. */
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -12,6 +13,8 @@
 #include "coreapp/coreapp.h"
 #include "coreapp/dispatch.h"
 #include "coreapp/gateway.h"
+#include "coreapp/settings.h"
+#include "coreapp/webhooks.h"
 
 #define NO_WAIT_LOOKUP_MS (60 * 1000)   /* a background check may wait this long for the link */
 
@@ -537,7 +540,45 @@ identity_saved_cb(const struct db_result *res, enum err_code err, void *arg)
     ident_free(d);
 }
 
-/* The network says a contact's identity changed: it must be acknowledged again. */
+/* The user_identity_changed system notification (spec/WEBHOOKS.md §4) for
+ * the new identity, as compact JSON (heap), or NULL when none is wanted. Its
+ * id is derived from the contact and the hash, so a redelivered event makes
+ * the same notification (receivers de-duplicate on id); its timestamp is when
+ * the network saw the new identity. */
+static char *
+identity_callback(struct contacts *c, const char *wa_id, const char *hash, long long created_ms)
+{
+    unsigned char digest[32];
+    char          id[4 + 28 + 1], ts[24], text[96], *out;
+    EVP_MD_CTX   *md = EVP_MD_CTX_new();
+    json_t       *cb;
+
+    if (!webhooks_enabled(c->app) || !settings_get(c->app)->show_security_notifications) {
+        EVP_MD_CTX_free(md);
+        return NULL;
+    }
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(md, wa_id, strlen(wa_id) + 1);
+    EVP_DigestUpdate(md, hash, strlen(hash));
+    EVP_DigestFinal_ex(md, digest, NULL);
+    EVP_MD_CTX_free(md);
+    memcpy(id, "ABGG", 4);
+    for (int i = 0; i < 14; i++)
+        sprintf(id + 4 + 2 * i, "%02X", digest[i]);
+    snprintf(ts, sizeof(ts), "%lld", created_ms / 1000);
+    snprintf(text, sizeof(text), "Your security code with +%s changed.", wa_id);
+    cb = json_pack("{s:[{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}]}", "messages",
+                   "from", wa_id, "id", id, "timestamp", ts, "type", "system", "system",
+                   "body", text, "identity", hash, "customer", wa_id,
+                   "type", "user_identity_changed");
+    out = json_dumps(cb, JSON_COMPACT);
+    json_decref(cb);
+    return out;
+}
+
+/* The network says a contact's identity changed: it must be acknowledged
+ * again, and the business hears of it (show_security_notifications) in the
+ * same transaction, once per new hash. */
 static void
 identity_changed_cb(struct gateway *gw, const char *eid, json_t *ev, void *arg)
 {
@@ -545,8 +586,8 @@ identity_changed_cb(struct gateway *gw, const char *eid, json_t *ev, void *arg)
     const char      *wa_id = json_string_value(json_object_get(ev, "wa_id"));
     const char      *hash = json_string_value(json_object_get(ev, "hash"));
     struct ident    *d;
-    char             created[32];
-    const char      *params[3];
+    char             created[32], *cb;
+    const char      *params[5];
 
     if (wa_id == NULL || hash == NULL) {
         gateway_event_done(gw, eid);
@@ -557,16 +598,27 @@ identity_changed_cb(struct gateway *gw, const char *eid, json_t *ev, void *arg)
     d->eid = xstrdup(eid);
     snprintf(created, sizeof(created), "%lld",
              (long long) json_integer_value(json_object_get(ev, "created_timestamp")));
+    cb = identity_callback(c, wa_id, hash, json_integer_value(json_object_get(ev,
+                                                                        "created_timestamp")));
     params[0] = wa_id;
     params[1] = hash;
     params[2] = created;
+    params[3] = cb;
+    params[4] = webhook_kind_name(WEBHOOK_SYSTEM);
     log_info(NULL, "identity_changed", "wa_id=%s", wa_id);
     db_query(c->app->db,
-             "INSERT INTO contact_identities (wa_id, hash, created_timestamp, acknowledged)"
-             " VALUES ($1, $2, $3, false) ON CONFLICT (wa_id) DO UPDATE SET hash = $2,"
+             "WITH old AS (SELECT hash FROM contact_identities WHERE wa_id = $1),"
+             " up AS (INSERT INTO contact_identities (wa_id, hash, created_timestamp, acknowledged)"
+             "  VALUES ($1, $2, $3, false) ON CONFLICT (wa_id) DO UPDATE SET hash = $2,"
              "   created_timestamp = $3, updated_at = now(),"
-             "   acknowledged = contact_identities.acknowledged AND contact_identities.hash = $2",
-             3, params, identity_saved_cb, d);
+             "   acknowledged = contact_identities.acknowledged AND contact_identities.hash = $2"
+             "  RETURNING 1),"
+             " cb AS (INSERT INTO wa_callbacks (kind, body) SELECT $5, $4::text"
+             "  WHERE $4::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM old WHERE hash = $2)"
+             "  RETURNING 1)"
+             " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM cb)",
+             5, params, identity_saved_cb, d);
+    free(cb);
 }
 
 /* ---- life -------------------------------------------------------------------------------- */

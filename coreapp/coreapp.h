@@ -17,6 +17,7 @@ struct settings;
 struct webhooks;
 struct services;
 struct messages;
+struct profile;
 
 struct coreapp_config {
     struct db_config db;
@@ -29,6 +30,8 @@ struct coreapp_config {
     char *log_level;
     char *webhook_secret;       /* WA_WEBHOOK_SECRET (coreapp/webhooks.h) */
     long  webhook_timeout_ms;   /* per callback request */
+    long  message_retention_days;   /* coreapp/message_gc.h */
+    long  message_gc_interval_s;
 };
 
 /* What /v1/health reports (spec/API.md §9). */
@@ -51,6 +54,7 @@ struct coreapp {
     struct settings      *settings;   /* application settings (coreapp/settings.h) */
     struct webhooks      *webhooks;   /* callback dispatcher (coreapp/webhooks.h) */
     struct services      *services;   /* the gc service (coreapp/services.h) */
+    struct profile       *profile;    /* profile pushes (coreapp/profile.h) */
     int64_t               started_ms;
 };
 

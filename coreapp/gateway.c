@@ -9,6 +9,7 @@
 #include "common/xalloc.h"
 #include "coreapp/coreapp.h"
 #include "coreapp/gateway.h"
+#include "coreapp/stats.h"
 
 #define TICK_MS          100
 #define HELLO_BACKOFF_MAX 2000
@@ -19,17 +20,23 @@ struct gw_request {
     char               rid[24];
     json_t            *frame;         /* the whole frame, rid included */
     int64_t            deadline_ms;
+    int64_t            sent_ms;       /* for internal_server_requests_duration_ms */
     bool               sent;
     bool               pre_auth;      /* allowed before hello (registration) */
     gateway_reply_cb   cb;
     void              *arg;
 };
 
-struct gw_out {                       /* a send waiting for its "sent"/"failed" */
-    struct gw_out *next;
+/* A send waiting for its "sent"/"failed". The queue is in send order; the
+ * entries before gateway.unsent went out on the current link, the rest wait
+ * for it. A hash on the id finds an entry when its status comes, so neither
+ * sending nor answering walks the queue (thousands deep under load). */
+struct gw_out {
+    struct gw_out *next, *prev;
+    struct gw_out *hnext;             /* hash chain */
     char          *id;
-    json_t        *frame;
-    bool           sent;
+    char          *buf;               /* the frame, encoded once */
+    size_t         len;
 };
 
 enum gw_link { LINK_CLOSED, LINK_OPEN, LINK_UP };
@@ -46,9 +53,12 @@ struct gateway {
     int64_t            opened_ms, last_rx_ms, last_ping_ms, next_hello_ms, key_check_ms;
     int                backoff_ms;
     char               hello_rid[24];
+    int64_t            hello_ms;      /* when it went: internal_server_conn_duration_ms */
     unsigned long long next_rid;
     struct gw_request *reqs;
-    struct gw_out     *outs, **outs_tail;
+    struct gw_out     *outs, *outs_last, *unsent;
+    struct gw_out    **out_hash;
+    size_t             out_buckets, nouts;
     struct {
         gateway_event_cb cb;
         void            *arg;
@@ -109,21 +119,37 @@ notify_link(struct gateway *gw, bool up)
 /* ---- the socket --------------------------------------------------------------- */
 
 static int
-send_frame(struct gateway *gw, const json_t *frame)
+send_raw(struct gateway *gw, const char *buf, size_t len)
 {
-    size_t len;
-    char  *buf;
-    int    rc;
+    int rc;
 
     if (gw->sock == NULL)
         return -1;
-    buf = netproto_encode(frame, &len);
     /* ZMQ_IMMEDIATE: EAGAIN while no connection is up; the caller keeps the
      * frame and tries again later */
     rc = zmq_send(gw->sock, buf, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
-    free(buf);
     event_active(gw->kick, EV_READ, 0);
     return rc;
+}
+
+static int
+send_frame(struct gateway *gw, const json_t *frame)
+{
+    size_t len;
+    char  *buf = netproto_encode(frame, &len);
+    int    rc = send_raw(gw, buf, len);
+
+    free(buf);
+    return rc;
+}
+
+/* Sends the queued messages that have not gone out on this link yet. */
+static void
+send_outs(struct gateway *gw)
+{
+    while (gw->link == LINK_UP && gw->unsent != NULL &&
+           send_raw(gw, gw->unsent->buf, gw->unsent->len) == 0)
+        gw->unsent = gw->unsent->next;
 }
 
 static void
@@ -223,8 +249,7 @@ link_down(struct gateway *gw, const char *why)
     }
     for (struct gw_request *r = gw->reqs; r; r = r->next)
         r->sent = false;
-    for (struct gw_out *o = gw->outs; o; o = o->next)
-        o->sent = false;
+    gw->unsent = gw->outs;
     gw->hello_rid[0] = '\0';
     gw->next_hello_ms = 0;
     gw->backoff_ms = 200;
@@ -286,7 +311,8 @@ send_hello(struct gateway *gw)
     json_object_set_new(f, "wa_id", json_string(gw->wa_id));
     send_frame(gw, f);
     json_decref(f);
-    gw->next_hello_ms = now_ms() + gw->backoff_ms;
+    gw->hello_ms = now_ms();
+    gw->next_hello_ms = gw->hello_ms + gw->backoff_ms;
     gw->backoff_ms = gw->backoff_ms * 2 > HELLO_BACKOFF_MAX ? HELLO_BACKOFF_MAX
                                                             : gw->backoff_ms * 2;
 }
@@ -304,13 +330,11 @@ pump(struct gateway *gw)
                            "the network (wa-sandbox) did not answer in time", NULL);
             continue;
         }
-        if (!r->sent && gw->sock && (gw->link == LINK_UP || r->pre_auth))
-            r->sent = send_frame(gw, r->frame) == 0;
+        if (!r->sent && gw->sock && (gw->link == LINK_UP || r->pre_auth) &&
+            (r->sent = send_frame(gw, r->frame) == 0))
+            r->sent_ms = now;
     }
-    if (gw->link == LINK_UP)
-        for (struct gw_out *o = gw->outs; o; o = o->next)
-            if (!o->sent && !(o->sent = send_frame(gw, o->frame) == 0))
-                break;
+    send_outs(gw);
 }
 
 /* ---- incoming ------------------------------------------------------------------ */
@@ -330,6 +354,8 @@ hello_result(struct gateway *gw, json_t *f)
     gw->backoff_ms = 200;
     gw->last_ping_ms = now_ms();
     log_info(NULL, "network_up", "wa_id=%s", gw->wa_id);
+    stats_observe(gw->app->stats, "internal_server_conn_duration_ms", NULL,
+                  (double) (now_ms() - gw->hello_ms));
     update_status(gw);
     pump(gw);
     notify_link(gw, true);
@@ -351,6 +377,8 @@ result(struct gateway *gw, json_t *f)
         ;
     if (r == NULL)
         return;                            /* already timed out */
+    stats_observe(gw->app->stats, "internal_server_requests_duration_ms", NULL,
+                  (double) (now_ms() - r->sent_ms));
     if (json_is_true(json_object_get(f, "ok"))) {
         request_finish(gw, r, ERR_OK, NULL, NULL, f);
     } else {
@@ -360,22 +388,62 @@ result(struct gateway *gw, json_t *f)
     }
 }
 
+static size_t
+out_bucket(const struct gateway *gw, const char *id)
+{
+    uint64_t h = 1469598103934665603ULL;           /* FNV-1a */
+
+    for (; *id; id++)
+        h = (h ^ (unsigned char) *id) * 1099511628211ULL;
+    return (size_t) (h & (gw->out_buckets - 1));
+}
+
+static void
+out_hash_grow(struct gateway *gw)
+{
+    struct gw_out **old = gw->out_hash;
+    size_t          n = gw->out_buckets;
+
+    gw->out_buckets = n ? n * 2 : 1024;
+    gw->out_hash = xcalloc(gw->out_buckets, sizeof(*gw->out_hash));
+    for (size_t i = 0; i < n; i++)
+        for (struct gw_out *o = old[i], *next; o; o = next) {
+            size_t b = out_bucket(gw, o->id);
+
+            next = o->hnext;
+            o->hnext = gw->out_hash[b];
+            gw->out_hash[b] = o;
+        }
+    free(old);
+}
+
 static void
 out_done(struct gateway *gw, const char *id)
 {
-    struct gw_out **pp = &gw->outs;
+    struct gw_out **pp, *o;
 
-    while (*pp && strcmp((*pp)->id, id) != 0)
-        pp = &(*pp)->next;
-    if (*pp) {
-        struct gw_out *o = *pp;
-        *pp = o->next;
-        if (gw->outs_tail == &o->next)
-            gw->outs_tail = pp;
-        free(o->id);
-        json_decref(o->frame);
-        free(o);
-    }
+    if (gw->out_buckets == 0)
+        return;
+    for (pp = &gw->out_hash[out_bucket(gw, id)]; *pp && strcmp((*pp)->id, id) != 0;
+         pp = &(*pp)->hnext)
+        ;
+    if ((o = *pp) == NULL)
+        return;
+    *pp = o->hnext;
+    if (gw->unsent == o)
+        gw->unsent = o->next;
+    if (o->prev)
+        o->prev->next = o->next;
+    else
+        gw->outs = o->next;
+    if (o->next)
+        o->next->prev = o->prev;
+    else
+        gw->outs_last = o->prev;
+    gw->nouts--;
+    free(o->id);
+    free(o->buf);
+    free(o);
 }
 
 static void
@@ -430,6 +498,7 @@ handle(struct gateway *gw, json_t *f)
 
         if (m && json_object_get(f, "contact"))
             json_object_set(m, "contact", json_object_get(f, "contact"));
+        stats_add(gw->app->stats, "in_message_from_server", NULL, 1);
         event(gw, GATEWAY_EV_INBOUND, f, m);
         json_decref(m);
     } else if (strcmp(t, "identity_changed") == 0) {
@@ -523,7 +592,6 @@ gateway_init(struct coreapp *app)
 
     gw->app = app;
     gw->zctx = zmq_ctx_new();
-    gw->outs_tail = &gw->outs;
     gw->kick = event_new(app->base, -1, 0, kick_cb, gw);
     gw->tick = event_new(app->base, -1, EV_PERSIST, tick_cb, gw);
     event_add(gw->tick, &tv);
@@ -541,6 +609,7 @@ gateway_free(struct gateway *gw)
         request_finish(gw, gw->reqs, ERR_SERVICE_NOT_READY, NULL, "shutting down", NULL);
     while (gw->outs)
         out_done(gw, gw->outs->id);
+    free(gw->out_hash);
     event_free(gw->kick);
     event_free(gw->tick);
     zmq_ctx_term(gw->zctx);
@@ -586,18 +655,34 @@ enum err_code
 gateway_send_message(struct gateway *gw, const char *id, const char *to, const json_t *message)
 {
     struct gw_out *o;
+    json_t        *frame;
+    size_t         b;
 
     if (gw->wa_id == NULL)
         return ERR_SERVICE_NOT_READY;
     o = xcalloc(1, sizeof(*o));
     o->id = xstrdup(id);
-    o->frame = netproto_new("send");
-    json_object_update(o->frame, (json_t *) message);
-    json_object_set_new(o->frame, "id", json_string(id));
-    json_object_set_new(o->frame, "to", json_string(to));
-    *gw->outs_tail = o;
-    gw->outs_tail = &o->next;
-    pump(gw);
+    frame = netproto_new("send");
+    json_object_update(frame, (json_t *) message);
+    json_object_set_new(frame, "id", json_string(id));
+    json_object_set_new(frame, "to", json_string(to));
+    o->buf = netproto_encode(frame, &o->len);
+    json_decref(frame);
+    if (gw->nouts >= gw->out_buckets)
+        out_hash_grow(gw);
+    b = out_bucket(gw, id);
+    o->hnext = gw->out_hash[b];
+    gw->out_hash[b] = o;
+    gw->nouts++;
+    o->prev = gw->outs_last;
+    if (gw->outs_last)
+        gw->outs_last->next = o;
+    else
+        gw->outs = o;
+    gw->outs_last = o;
+    if (gw->unsent == NULL)
+        gw->unsent = o;
+    send_outs(gw);
     return ERR_OK;
 }
 

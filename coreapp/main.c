@@ -45,6 +45,8 @@ static const struct cfg_key coreapp_keys[] = {
     CFG_STR("WA_LOG_LEVEL", C, log_level, "info", "debug, info, warn or error"),
     CFG_SECRET("WA_WEBHOOK_SECRET", C, webhook_secret, "HMAC-SHA256 key for X-Hub-Signature-256 on callbacks (the setting webhooks.secret wins)"),
     CFG_INT("WA_WEBHOOK_TIMEOUT_MS", C, webhook_timeout_ms, "20000", 1000, 300000, "how long a callback request may take before it counts as failed"),
+    CFG_INT("WA_MESSAGE_RETENTION_DAYS", C, message_retention_days, "30", 0, 36500, "finished messages older than this many days are garbage-collected"),
+    CFG_INT("WA_MESSAGE_GC_INTERVAL_S", C, message_gc_interval_s, "3600", 1, 604800, "seconds between automatic message garbage collections"),
 };
 #undef C
 #define NKEYS (sizeof(coreapp_keys) / sizeof(coreapp_keys[0]))
@@ -125,6 +127,7 @@ done:
     if (sigint)
         event_free(sigint);
     messages_free(app.messages);    /* before dispatch: answers what it holds */
+    profile_settings_free(app.profile); /* before gateway: its push lets go of it */
     gateway_free(app.gw);           /* runs unanswered requests' callbacks: before dispatch */
     contacts_free(app.contacts);
     account_free(app.account);

@@ -244,7 +244,7 @@ flush(struct messages *m)
     } else {
         m->in_flight++;
         param = text.p;
-        db_query(m->db, INSERT_SQL, 1, &param, inserted_cb, b);
+        db_query_prepared(m->db, "insert", INSERT_SQL, 1, &param, inserted_cb, b);
     }
     free(text.p);
 }

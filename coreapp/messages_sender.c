@@ -21,60 +21,77 @@
 #include "coreapp/gateway.h"
 #include "coreapp/messages_sender.h"
 #include "coreapp/settings.h"
+#include "coreapp/stats.h"
 #include "coreapp/webhooks.h"
 
 #define RESUBMIT_PAGE   500
 #define RETRY_MS        1000
 
 /* A status moves a message forward only (rank): a late or repeated event
- * changes nothing and queues no callback. Timestamps are the network's. */
+ * changes nothing and queues no callback. Timestamps are the network's.
+ * Each event joins its own row (an index probe), never another intermediate
+ * result, whose size the planner can't know: no plan is quadratic in the
+ * batch. */
+#define STATUS_CTES \
+    "WITH ev AS (" \
+    "  SELECT e.*, CASE e.status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3" \
+    "                            WHEN 'failed' THEN 4 WHEN 'deleted' THEN 5 ELSE -1 END AS rank" \
+    "  FROM json_to_recordset($1::json) AS e(n int, id text, status text, ts bigint, code int," \
+    "                                        title text, details text, body text, cb text))," \
+    " fresh AS (" \
+    "  SELECT ev.* FROM ev JOIN messages m ON m.id = ev.id" \
+    "  WHERE m.direction = 'outbound' AND ev.rank > CASE m.status WHEN 'accepted' THEN 0" \
+    "        WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4" \
+    "        ELSE 5 END" \
+    "  FOR UPDATE OF m)," \
+    " agg AS (SELECT id, (array_agg(status ORDER BY rank DESC))[1] AS status," \
+    "                (array_agg(code ORDER BY rank DESC))[1] AS code," \
+    "                (array_agg(title ORDER BY rank DESC))[1] AS title," \
+    "                (array_agg(details ORDER BY rank DESC))[1] AS details," \
+    "                min(ts) FILTER (WHERE status = 'sent') AS s," \
+    "                min(ts) FILTER (WHERE status = 'delivered') AS d," \
+    "                min(ts) FILTER (WHERE status = 'read') AS r," \
+    "                min(ts) FILTER (WHERE status = 'failed') AS f" \
+    "         FROM fresh GROUP BY id)," \
+    " upd AS (UPDATE messages m SET status = agg.status," \
+    "           sent_at = coalesce(m.sent_at, to_timestamp(agg.s))," \
+    "           delivered_at = coalesce(m.delivered_at, to_timestamp(agg.d))," \
+    "           read_at = coalesce(m.read_at, to_timestamp(agg.r))," \
+    "           failed_at = coalesce(m.failed_at, to_timestamp(agg.f))," \
+    "           error_code = CASE WHEN agg.status = 'failed' THEN agg.code ELSE m.error_code END," \
+    "           error_title = CASE WHEN agg.status = 'failed' THEN agg.title" \
+    "                              ELSE m.error_title END," \
+    "           error_details = CASE WHEN agg.status = 'failed' THEN agg.details" \
+    "                                ELSE m.error_details END" \
+    "         FROM agg WHERE m.id = agg.id RETURNING m.id)," \
+    " rec AS (INSERT INTO message_receipts (message_id, status, at, error_code, body)" \
+    "         SELECT id, status, to_timestamp(ts), code, body::jsonb FROM fresh ORDER BY n" \
+    "         RETURNING 1)"
+
 static const char STATUS_SQL[] =
-    "WITH ev AS ("
-    "  SELECT e.*, CASE e.status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3"
-    "                            WHEN 'failed' THEN 4 WHEN 'deleted' THEN 5 ELSE -1 END AS rank"
-    "  FROM json_to_recordset($1::json) AS e(n int, id text, status text, ts bigint, code int,"
-    "                                        title text, details text, body text, cb text)),"
-    " cur AS ("
-    "  SELECT m.id, CASE m.status WHEN 'accepted' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2"
-    "                             WHEN 'read' THEN 3 WHEN 'failed' THEN 4 ELSE 5 END AS rank"
-    "  FROM messages m WHERE m.direction = 'outbound' AND m.id IN (SELECT id FROM ev)"
-    "  FOR UPDATE),"
-    " fresh AS (SELECT ev.* FROM ev JOIN cur ON cur.id = ev.id WHERE ev.rank > cur.rank),"
-    " top AS (SELECT DISTINCT ON (id) id, status, code, title, details FROM fresh"
-    "         ORDER BY id, rank DESC),"
-    " agg AS (SELECT id, min(ts) FILTER (WHERE status = 'sent') AS s,"
-    "                min(ts) FILTER (WHERE status = 'delivered') AS d,"
-    "                min(ts) FILTER (WHERE status = 'read') AS r,"
-    "                min(ts) FILTER (WHERE status = 'failed') AS f"
-    "         FROM fresh GROUP BY id),"
-    " upd AS (UPDATE messages m SET status = top.status,"
-    "           sent_at = coalesce(m.sent_at, to_timestamp(agg.s)),"
-    "           delivered_at = coalesce(m.delivered_at, to_timestamp(agg.d)),"
-    "           read_at = coalesce(m.read_at, to_timestamp(agg.r)),"
-    "           failed_at = coalesce(m.failed_at, to_timestamp(agg.f)),"
-    "           error_code = CASE WHEN top.status = 'failed' THEN top.code ELSE m.error_code END,"
-    "           error_title = CASE WHEN top.status = 'failed' THEN top.title"
-    "                              ELSE m.error_title END,"
-    "           error_details = CASE WHEN top.status = 'failed' THEN top.details"
-    "                                ELSE m.error_details END"
-    "         FROM top JOIN agg ON agg.id = top.id WHERE m.id = top.id RETURNING m.id),"
-    " rec AS (INSERT INTO message_receipts (message_id, status, at, error_code, body)"
-    "         SELECT id, status, to_timestamp(ts), code, body::jsonb FROM fresh ORDER BY n"
-    "         RETURNING 1),"
+    STATUS_CTES ","
     " cb AS (INSERT INTO wa_callbacks (kind, body)"
     "        SELECT $2, cb FROM fresh WHERE cb IS NOT NULL ORDER BY n RETURNING 1)"
     " SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rec), (SELECT count(*) FROM cb)";
+
+/* The same for a batch without callbacks (no webhook, or statuses nobody asked
+ * for): an INSERT INTO wa_callbacks, even of no rows, would fire its statement
+ * trigger, whose NOTIFY wakes every webhook dispatcher for nothing. */
+static const char STATUS_NOCB_SQL[] =
+    STATUS_CTES
+    " SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rec), 0";
 
 /* An inbound id is stored once; its callback goes with the first insert. */
 static const char INBOUND_SQL[] =
     "WITH ev AS ("
     "  SELECT * FROM json_to_recordset($1::json)"
-    "         AS e(n int, id text, peer text, type text, msg jsonb, cb text)),"
+    "         AS e(n int, id text, peer text, type text, msg jsonb, cb text, kind text)),"
     " ins AS (INSERT INTO messages (id, direction, peer, type, payload, status)"
     "         SELECT id, 'inbound', peer, type, msg, 'received' FROM ev ORDER BY n"
     "         ON CONFLICT (id) DO NOTHING RETURNING id),"
     " wh AS (INSERT INTO wa_callbacks (kind, body)"
-    "        SELECT $2, ev.cb FROM ev JOIN ins ON ins.id = ev.id WHERE ev.cb IS NOT NULL"
+    "        SELECT coalesce(ev.kind, $2), ev.cb FROM ev JOIN ins ON ins.id = ev.id"
+    "        WHERE ev.cb IS NOT NULL"
     "        ORDER BY ev.n RETURNING 1)"
     " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM wh)";
 
@@ -364,8 +381,22 @@ status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
     body = json_dumps(event, JSON_COMPACT);
     if (webhooks_enabled(s->app) &&
         settings_status_callback_wanted(settings_get(s->app), status)) {
-        cb = xmalloc(strlen(body) + 32);
-        sprintf(cb, "{\"statuses\":[%s]}", body);
+        const char *item = body;
+        char       *bare = NULL;
+
+        /* the network prices every status; the (deprecated) switch hides it */
+        if (settings_get(s->app)->webhook_payload_conversation_pricingmodel_disabled &&
+            (json_object_get(event, "conversation") || json_object_get(event, "pricing"))) {
+            json_t *copy = json_copy(event);
+
+            json_object_del(copy, "conversation");
+            json_object_del(copy, "pricing");
+            item = bare = json_dumps(copy, JSON_COMPACT);
+            json_decref(copy);
+        }
+        cb = xmalloc(strlen(item) + 32);
+        sprintf(cb, "{\"statuses\":[%s]}", item);
+        free(bare);
     }
     row = json_pack("{s:I, s:s, s:s, s:I, s:s, s:s?}", "n", (json_int_t) json_array_size(b->rows),
                     "id", id, "status", status, "ts", (json_int_t) event_ts(event),
@@ -382,6 +413,54 @@ status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
     schedule_flush(s);
 }
 
+/* Inbound types this client shows (spec/WEBHOOKS.md §3). */
+static const char *const inbound_types[] = {
+    "text", "image", "audio", "voice", "video", "document", "sticker", "location", "contacts",
+    "button", "interactive", "reaction", "order", "system", NULL
+};
+
+/* Shapes inbound message *msg (replaced if needed) for the webhook and says
+ * which callback it makes, or -1 for none: a type this client can't show
+ * becomes "unknown" with error 501 (§3.9); a system notification (§4) is a
+ * "system" callback when its setting wants it. */
+static int
+inbound_shape(const struct app_settings *set, json_t **msg)
+{
+    const char *type = json_string_value(json_object_get(*msg, "type")), *sys;
+    bool        known = false;
+
+    for (int i = 0; type != NULL && inbound_types[i] != NULL; i++)
+        if (strcmp(type, inbound_types[i]) == 0 && json_object_get(*msg, type) != NULL)
+            known = true;
+    if (!known) {
+        static const char *const keep[] = { "from", "id", "timestamp", "context", "group_id",
+                                            NULL };
+        json_t *u = json_object();
+
+        for (int i = 0; keep[i] != NULL; i++)
+            if (json_object_get(*msg, keep[i]) != NULL)
+                json_object_set(u, keep[i], json_object_get(*msg, keep[i]));
+        json_object_set_new(u, "type", json_string("unknown"));
+        json_object_set_new(u, "errors", json_pack("[{s:i, s:s, s:s}]", "code",
+                                                   err_api_code(ERR_UNKNOWN_MESSAGE_TYPE),
+                                                   "title", "Unknown message type", "details",
+                                                   err_title(ERR_UNKNOWN_MESSAGE_TYPE)));
+        json_decref(*msg);
+        *msg = u;
+        return WEBHOOK_INBOUND_MESSAGE;
+    }
+    if (strcmp(type, "system") != 0)
+        return WEBHOOK_INBOUND_MESSAGE;
+    sys = json_string_value(json_object_get(json_object_get(*msg, "system"), "type"));
+    if (sys != NULL && (strcmp(sys, "user_changed_number") == 0 ||
+                        strcmp(sys, "customer_changed_number") == 0))
+        return set->notify_user_change_number ? WEBHOOK_SYSTEM : -1;
+    if (sys != NULL && (strcmp(sys, "user_identity_changed") == 0 ||
+                        strcmp(sys, "customer_identity_changed") == 0))
+        return set->show_security_notifications ? WEBHOOK_SYSTEM : -1;
+    return WEBHOOK_SYSTEM;
+}
+
 static void
 inbound_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
 {
@@ -392,12 +471,14 @@ inbound_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
     const char             *type = json_string_value(json_object_get(event, "type"));
     json_t                 *msg, *contact, *cb = NULL;
     char                   *cbtext = NULL;
+    int                     kind;
 
     if (id == NULL || from == NULL) {
         log_warn(NULL, "inbound_event_malformed", "eid=%s", eid);
         gateway_event_done(gw, eid);
         return;
     }
+    stats_add(s->app->stats, "in_message_decoded", NULL, 1);
     json_array_append_new(b->eids, json_string(eid));
     if (json_object_get(b->ids, id) != NULL) {   /* twice in one batch */
         schedule_flush(s);
@@ -409,16 +490,22 @@ inbound_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
     if (contact != NULL)
         json_incref(contact);
     json_object_del(msg, "contact");
-    if (webhooks_enabled(s->app)) {
-        cb = contact ? json_pack("{s:[O], s:[O]}", "contacts", contact, "messages", msg)
-                     : json_pack("{s:[O]}", "messages", msg);
+    kind = inbound_shape(settings_get(s->app), &msg);
+    type = json_string_value(json_object_get(msg, "type"));
+    if (webhooks_enabled(s->app) && kind >= 0) {
+        /* a system notification speaks of the sender, not as a profile */
+        cb = contact && kind != WEBHOOK_SYSTEM
+                 ? json_pack("{s:[O], s:[O]}", "contacts", contact, "messages", msg)
+                 : json_pack("{s:[O]}", "messages", msg);
         cbtext = json_dumps(cb, JSON_COMPACT);
     }
     json_array_append_new(b->rows,
-                          json_pack("{s:I, s:s, s:s, s:s, s:O, s:s?}",
+                          json_pack("{s:I, s:s, s:s, s:s, s:O, s:s?, s:s}",
                                     "n", (json_int_t) json_array_size(b->rows), "id", id,
                                     "peer", from, "type", type ? type : "unknown", "msg", msg,
-                                    "cb", cbtext));
+                                    "cb", cbtext, "kind",
+                                    webhook_kind_name(kind >= 0 ? (enum webhook_kind) kind
+                                                                : WEBHOOK_INBOUND_MESSAGE)));
     json_decref(cb);
     json_decref(contact);
     json_decref(msg);
@@ -447,6 +534,9 @@ events_done_cb(const struct db_result *res, enum err_code err, void *arg)
         log_debug(NULL, f->kind == EVK_STATUS ? "statuses_recorded" : "inbound_recorded",
                   "events=%zu changed=%s callbacks=%s", json_array_size(f->b.eids),
                   db_result_get(res, 0, 0), db_result_get(res, 0, f->kind == EVK_STATUS ? 2 : 1));
+        if (f->kind == EVK_INBOUND && db_result_get(res, 0, 0) != NULL)   /* rows inserted */
+            stats_add(s->app->stats, "in_message_persisted", NULL,
+                      strtod(db_result_get(res, 0, 0), NULL));
         if (s->app->gw != NULL)
             json_array_foreach(f->b.eids, i, v)
                 gateway_event_done(s->app->gw, json_string_value(v));
@@ -472,6 +562,18 @@ events_done_cb(const struct db_result *res, enum err_code err, void *arg)
         schedule_flush(s);
 }
 
+static bool
+any_callback(const json_t *rows)
+{
+    size_t  i;
+    json_t *r;
+
+    json_array_foreach(rows, i, r)
+        if (json_object_get(r, "cb") != NULL)
+            return true;
+    return false;
+}
+
 static void
 flush_kind(struct messages_sender *s, enum ev_kind kind)
 {
@@ -490,7 +592,11 @@ flush_kind(struct messages_sender *s, enum ev_kind kind)
     text = json_dumps(f->b.rows, JSON_COMPACT);
     p[0] = text;
     p[1] = webhook_kind_name(kind == EVK_STATUS ? WEBHOOK_STATUS_CHANGE : WEBHOOK_INBOUND_MESSAGE);
-    db_query(s->db, kind == EVK_STATUS ? STATUS_SQL : INBOUND_SQL, 2, p, events_done_cb, f);
+    if (kind == EVK_STATUS && !any_callback(f->b.rows))
+        db_query_prepared(s->db, "status_nocb", STATUS_NOCB_SQL, 1, p, events_done_cb, f);
+    else
+        db_query_prepared(s->db, kind == EVK_STATUS ? "status" : "inbound",
+                          kind == EVK_STATUS ? STATUS_SQL : INBOUND_SQL, 2, p, events_done_cb, f);
     free(text);
 }
 
@@ -511,6 +617,10 @@ connected_cb(void *arg)
 {
     struct messages_sender *s = arg;
 
+    /* The batch statements are prepared (parsed once) but planned at each
+     * execution: a plan cached while the messages table was small would
+     * scan all of it for every batch once it is large. */
+    db_query(s->db, "SET plan_cache_mode = force_custom_plan", 0, NULL, NULL, NULL);
     if (json_array_size(s->recheck) > 0) {
         messages_sender_recheck(s, s->recheck);
         s->recheck = json_array();

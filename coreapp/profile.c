@@ -9,6 +9,7 @@
 #include "common/xalloc.h"
 #include "coreapp/coreapp.h"
 #include "coreapp/dispatch.h"
+#include "coreapp/gateway.h"
 #include "coreapp/profile.h"
 
 /* spec/API.md §13.4 */
@@ -19,6 +20,105 @@ static const char *const verticals[] = {
     "Professional Services", "Shopping and Retail", "Travel and Transportation", "Restaurant",
     "Other",
 };
+
+struct profile {
+    struct coreapp *app;
+    bool            in_flight;      /* a push is reading the profile or at the network */
+    bool            again;          /* it changed meanwhile: push once more after */
+    bool            closing;        /* profile_settings_free() ran: the callback frees */
+};
+
+/* ---- telling the network -------------------------------------------------- */
+
+static const char PUSH_SQL[] =
+    "SELECT p.about, encode(sha256(p.photo), 'hex'), octet_length(p.photo), p.photo_type,"
+    " b.address, b.description, b.email, b.vertical, array_to_json(b.websites)::text"
+    " FROM profile p, business_profile b WHERE p.id = 1 AND b.id = 1";
+
+static void push(struct profile *p);
+
+/* Ends a push; true when p is gone (freed while the push was out). */
+static bool
+push_end(struct profile *p)
+{
+    p->in_flight = false;
+    if (p->closing) {
+        free(p);
+        return true;
+    }
+    if (p->again)
+        push(p);
+    return false;
+}
+
+static void
+push_done_cb(enum err_code err, const char *net_error, const char *details, json_t *result,
+             void *arg)
+{
+    struct profile *p = arg;
+
+    (void) result;
+    if (err != ERR_OK)
+        log_warn(NULL, "profile_push_failed", "error=%s net_error=%s details=\"%s\"",
+                 err_name(err), net_error ? net_error : "-", details ? details : "");
+    else
+        log_debug(NULL, "profile_pushed", "ok=true");
+    push_end(p);
+}
+
+static void
+push_read_cb(const struct db_result *res, enum err_code err, void *arg)
+{
+    struct profile *p = arg;
+    json_t         *photo = json_null(), *websites, *body;
+    const char     *size;
+
+    if (p->closing || err != ERR_OK || db_result_rows(res) != 1 ||
+        gateway_wa_id(p->app->gw) == NULL) {
+        /* not registered yet, or no database: the next link-up pushes */
+        if (!p->closing && err != ERR_OK)
+            log_warn(NULL, "profile_push_failed", "reason=\"%s\"",
+                     res ? db_result_error(res) : "connection lost");
+        p->again = false;
+        push_end(p);
+        return;
+    }
+    if (db_result_get(res, 0, 1) != NULL && (size = db_result_get(res, 0, 2)) != NULL)
+        photo = json_pack("{s:s, s:I, s:s}", "sha256", db_result_get(res, 0, 1),
+                          "size", (json_int_t) strtoll(size, NULL, 10),
+                          "type", db_result_get(res, 0, 3));
+    websites = json_loads(db_result_get(res, 0, 8), 0, NULL);
+    body = json_pack("{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:o}}",
+                     "about", db_result_get(res, 0, 0), "photo", photo, "business",
+                     "address", db_result_get(res, 0, 4),
+                     "description", db_result_get(res, 0, 5),
+                     "email", db_result_get(res, 0, 6),
+                     "vertical", db_result_get(res, 0, 7),
+                     "websites", websites ? websites : json_array());
+    gateway_request(p->app->gw, "profile", body, PROFILE_PUSH_TIMEOUT_MS, push_done_cb, p);
+}
+
+/* Reads the whole profile at push time rather than sending what changed, so
+ * that the network always ends up with the last committed state. */
+static void
+push(struct profile *p)
+{
+    if (p->in_flight) {
+        p->again = true;
+        return;
+    }
+    p->in_flight = true;
+    p->again = false;
+    db_query(p->app->db, PUSH_SQL, 0, NULL, push_read_cb, p);
+}
+
+static void
+link_cb(struct gateway *gw, bool up, void *arg)
+{
+    (void) gw;
+    if (up)
+        push(arg);
+}
 
 /* ---- checks --------------------------------------------------------------- */
 
@@ -155,17 +255,39 @@ text_field(struct core_req *req, const char *name, size_t min, size_t max, bool 
     return s;
 }
 
-static void
-ok_empty_cb(const struct db_result *res, enum err_code err, void *arg)
-{
-    struct core_req *req = arg;
+/* A write in progress: the request to answer and whom to tell. */
+struct change {
+    struct core_req *req;
+    struct profile  *p;
+};
 
+static void
+change(struct profile *p, struct core_req *req, const char *sql, int n, const char *const *params,
+       db_result_cb cb)
+{
+    struct change *c = xmalloc(sizeof(*c));
+
+    c->req = req;
+    c->p = p;
+    db_query(p->app->db, sql, n, params, cb, c);
+}
+
+/* A change committed: answer, then tell the network. */
+static void
+changed_cb(const struct db_result *res, enum err_code err, void *arg)
+{
+    struct change   *c = arg;
+    struct core_req *req = c->req;
+    struct profile  *p = c->p;
+
+    free(c);
     if (err != ERR_OK) {
         log_warn(req->w.rid, "profile_write_failed", "reason=\"%s\"", db_result_error(res));
         core_reply_error(req, ERR_DATABASE, "could not save the profile");
         return;
     }
     core_reply(req, 200, NULL);
+    push(p);
 }
 
 /* ---- /v1/settings/profile/about ------------------------------------------- */
@@ -187,7 +309,8 @@ about_get_cb(const struct db_result *res, enum err_code err, void *arg)
 static void
 about_get(struct core_req *req, void *arg)
 {
-    struct coreapp *app = arg;
+    struct profile *pr = arg;
+    struct coreapp *app = pr->app;
 
     db_query(app->db, "SELECT about FROM profile WHERE id = 1", 0, NULL, about_get_cb, req);
 }
@@ -196,7 +319,7 @@ static void
 about_set(struct core_req *req, void *arg)
 {
     static const char *const allowed[] = { "text" };
-    struct coreapp *app = arg;
+    struct profile *pr = arg;
     const char     *text;
     bool            bad;
 
@@ -209,8 +332,8 @@ about_set(struct core_req *req, void *arg)
         core_reply_error(req, ERR_PARAM_MISSING, "text is required");
         return;
     }
-    db_query(app->db, "UPDATE profile SET about = $1, updated_at = now() WHERE id = 1",
-             1, &text, ok_empty_cb, req);
+    change(pr, req, "UPDATE profile SET about = $1, updated_at = now() WHERE id = 1",
+           1, &text, changed_cb);
 }
 
 /* ---- /v1/settings/profile/photo ------------------------------------------- */
@@ -287,7 +410,8 @@ photo_link_cb(const struct db_result *res, enum err_code err, void *arg)
 static void
 photo_get(struct core_req *req, void *arg)
 {
-    struct coreapp *app = arg;
+    struct profile *pr = arg;
+    struct coreapp *app = pr->app;
     const char     *query = core_param(req, "_query");
 
     if (query_has(query, "format=link"))
@@ -301,7 +425,7 @@ photo_get(struct core_req *req, void *arg)
 static void
 photo_set(struct core_req *req, void *arg)
 {
-    struct coreapp *app = arg;
+    struct profile *pr = arg;
     const char     *ct = req->w.content_type ? req->w.content_type : "";
     const char     *declared = NULL, *actual, *params[2];
     size_t          ctlen = strcspn(ct, "; \t");
@@ -339,21 +463,21 @@ photo_set(struct core_req *req, void *arg)
     hex[2 * req->blob_len] = '\0';
     params[0] = hex;
     params[1] = actual;
-    db_query(app->db, "UPDATE profile SET photo = decode($1, 'hex'), photo_type = $2,"
-             " photo_updated_at = now(), updated_at = now() WHERE id = 1",
-             2, params, ok_empty_cb, req);
+    change(pr, req, "UPDATE profile SET photo = decode($1, 'hex'), photo_type = $2,"
+           " photo_updated_at = now(), updated_at = now() WHERE id = 1",
+           2, params, changed_cb);
     free(hex);
 }
 
 static void
 photo_del(struct core_req *req, void *arg)
 {
-    struct coreapp *app = arg;
+    struct profile *pr = arg;
 
     /* deleting no photo is fine: the end state is what was asked for */
-    db_query(app->db, "UPDATE profile SET photo = NULL, photo_type = NULL,"
-             " photo_updated_at = now(), updated_at = now() WHERE id = 1",
-             0, NULL, ok_empty_cb, req);
+    change(pr, req, "UPDATE profile SET photo = NULL, photo_type = NULL,"
+           " photo_updated_at = now(), updated_at = now() WHERE id = 1",
+           0, NULL, changed_cb);
 }
 
 /* ---- /v1/settings/business/profile ---------------------------------------- */
@@ -381,7 +505,8 @@ business_get_cb(const struct db_result *res, enum err_code err, void *arg)
 static void
 business_get(struct core_req *req, void *arg)
 {
-    struct coreapp *app = arg;
+    struct profile *pr = arg;
+    struct coreapp *app = pr->app;
 
     db_query(app->db, "SELECT address, description, email, vertical,"
              " array_to_json(websites)::text FROM business_profile WHERE id = 1",
@@ -391,8 +516,11 @@ business_get(struct core_req *req, void *arg)
 static void
 business_set_cb(const struct db_result *res, enum err_code err, void *arg)
 {
-    struct core_req *req = arg;
+    struct change   *c = arg;
+    struct core_req *req = c->req;
+    struct profile  *p = c->p;
 
+    free(c);
     if (err != ERR_OK) {
         log_warn(req->w.rid, "profile_write_failed", "reason=\"%s\"", db_result_error(res));
         core_reply_error(req, ERR_DATABASE, "could not save the business profile");
@@ -403,6 +531,7 @@ business_set_cb(const struct db_result *res, enum err_code err, void *arg)
         return;
     }
     core_reply(req, 200, NULL);
+    push(p);
 }
 
 /* websites: an array of at most 2 http(s) URLs of at most 256 characters.
@@ -453,7 +582,7 @@ business_set(struct core_req *req, void *arg)
     static const char *const allowed[] = {
         "address", "description", "email", "vertical", "websites"
     };
-    struct coreapp *app = arg;
+    struct profile *pr = arg;
     const char     *p[5];
     char           *websites = NULL;
     json_t         *w;
@@ -498,26 +627,42 @@ business_set(struct core_req *req, void *arg)
     p[4] = websites;
     /* One statement: the guard refuses to empty a vertical already set, and
      * fields not given keep their value. */
-    db_query(app->db,
-             "UPDATE business_profile SET address = COALESCE($1, address),"
+    change(pr,
+           req, "UPDATE business_profile SET address = COALESCE($1, address),"
              " description = COALESCE($2, description), email = COALESCE($3, email),"
              " vertical = COALESCE($4, vertical),"
              " websites = CASE WHEN $5::text IS NULL THEN websites"
              "            ELSE ARRAY(SELECT json_array_elements_text($5::json)) END,"
              " updated_at = now()"
-             " WHERE id = 1 AND NOT ($4::text IS NOT NULL AND $4::text = '' AND vertical <> '')",
-             5, p, business_set_cb, req);
+           " WHERE id = 1 AND NOT ($4::text IS NOT NULL AND $4::text = '' AND vertical <> '')",
+           5, p, business_set_cb);
     free(websites);
 }
 
 void
 profile_settings_init(struct coreapp *app)
 {
-    dispatch_register(app->dispatch, WIRE_ABOUT_GET, about_get, app);
-    dispatch_register(app->dispatch, WIRE_ABOUT_SET, about_set, app);
-    dispatch_register(app->dispatch, WIRE_PHOTO_GET, photo_get, app);
-    dispatch_register(app->dispatch, WIRE_PHOTO_SET, photo_set, app);
-    dispatch_register(app->dispatch, WIRE_PHOTO_DEL, photo_del, app);
-    dispatch_register(app->dispatch, WIRE_BUSINESS_PROFILE_GET, business_get, app);
-    dispatch_register(app->dispatch, WIRE_BUSINESS_PROFILE_SET, business_set, app);
+    struct profile *p = xcalloc(1, sizeof(*p));
+
+    p->app = app;
+    app->profile = p;
+    if (app->gw != NULL)
+        gateway_on_link(app->gw, link_cb, p);
+    dispatch_register(app->dispatch, WIRE_ABOUT_GET, about_get, p);
+    dispatch_register(app->dispatch, WIRE_ABOUT_SET, about_set, p);
+    dispatch_register(app->dispatch, WIRE_PHOTO_GET, photo_get, p);
+    dispatch_register(app->dispatch, WIRE_PHOTO_SET, photo_set, p);
+    dispatch_register(app->dispatch, WIRE_PHOTO_DEL, photo_del, p);
+    dispatch_register(app->dispatch, WIRE_BUSINESS_PROFILE_GET, business_get, p);
+    dispatch_register(app->dispatch, WIRE_BUSINESS_PROFILE_SET, business_set, p);
+}
+
+void
+profile_settings_free(struct profile *p)
+{
+    if (p == NULL)
+        return;
+    p->closing = true;
+    if (!p->in_flight)
+        free(p);
 }

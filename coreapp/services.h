@@ -5,15 +5,12 @@
  *   {"services":[{"message":{"gc":{"messages_deleted":5,"status":"complete"}}}]}
  *
  * Every PUT runs one collection and sends one callback; runs queue one
- * behind the other on the module's own connection, so a long DELETE delays
- * nobody else. Since the result only arrives by callback, a PUT while
- * webhooks.url is "" is refused with 1022.
- *
- * What to delete belongs to the messages module, which owns the tables: it
- * provides the SQL function wa_message_gc() RETURNS bigint (deletes what may
- * go, returns how many messages it deleted) in its migration. Until that
- * function exists a run deletes nothing and reports messages_deleted 0.
- * A failed run reports "status":"failed" with an errors array (1023).
+ * behind the other (coreapp/message_gc.h, which owns what is deleted and
+ * how, and also collects automatically without callbacks), so a long
+ * collection delays nobody else. Since the result only arrives by callback,
+ * a PUT while webhooks.url is "" is refused with 1022. A failed run reports
+ * "status":"failed" with an errors array (1023) and the number of messages
+ * its earlier chunks deleted.
  */
 #ifndef COREAPP_SERVICES_H
 #define COREAPP_SERVICES_H
@@ -21,8 +18,8 @@
 struct coreapp;
 struct services;
 
-/* Opens the module's connection and registers WIRE_MESSAGE_GC. Call after
- * webhooks_init(). */
+/* Creates the collector (coreapp/message_gc.h) and registers WIRE_MESSAGE_GC.
+ * Call after settings_init() and webhooks_init(). */
 void services_init(struct coreapp *app);
 void services_free(struct services *sv);        /* NULL is fine; before webhooks_free() */
 

@@ -40,11 +40,16 @@ static const char *const kind_names[WEBHOOK__COUNT] = {
     "inbound_message", "status_change", "system", "service", "error"
 };
 
-/* System CAs plus the uploaded ones, shared by the transfers that use it. */
+/* System CAs plus the uploaded ones, in a file of their own that libcurl
+ * loads by path (CURLOPT_CAINFO) when it opens a connection: as a blob
+ * (CURLOPT_CAINFO_BLOB) the bundle, some 200 KB, would be copied and compared
+ * byte by byte on every transfer, a third of the dispatcher's time at
+ * thousands of callbacks a second. Shared by the transfers that use it; the
+ * file goes with the last of them, and a new CA gets a new file (a new path:
+ * connections verified with the old one are not reused). */
 struct ca_blob {
     int    refs;
-    size_t len;
-    char   data[];
+    char   path[];
 };
 
 enum entry_state { ENTRY_READY, ENTRY_WAITING, ENTRY_IN_FLIGHT };
@@ -212,8 +217,39 @@ entry_free(struct entry *e)
 static void
 ca_blob_release(struct ca_blob *b)
 {
-    if (b != NULL && --b->refs == 0)
+    if (b != NULL && --b->refs == 0) {
+        unlink(b->path);
         free(b);
+    }
+}
+
+/* Writes the system bundle and pem to a new private file; NULL on error (logged). */
+static struct ca_blob *
+ca_blob_new(const struct webhooks *w, const char *pem)
+{
+    const char     *dir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+    struct ca_blob *b = xmalloc(sizeof(*b) + strlen(dir) + 32);
+    size_t          plen = strlen(pem);
+    int             fd;
+    bool            ok;
+
+    b->refs = 1;
+    sprintf(b->path, "%s/wa-webhook-ca-XXXXXX", dir);
+    if ((fd = mkstemp(b->path)) < 0) {
+        log_error(NULL, "webhook_ca_not_written", "path=%s", b->path);
+        free(b);
+        return NULL;
+    }
+    ok = write(fd, w->system_ca ? w->system_ca : "", w->system_ca_len) ==
+             (ssize_t) w->system_ca_len &&
+         write(fd, "\n", 1) == 1 && write(fd, pem, plen) == (ssize_t) plen;
+    if (close(fd) != 0 || !ok) {
+        log_error(NULL, "webhook_ca_not_written", "path=%s", b->path);
+        unlink(b->path);
+        free(b);
+        return NULL;
+    }
+    return b;
 }
 
 /* ---- libcurl on libevent ------------------------------------------------- */
@@ -492,11 +528,9 @@ request_start(struct webhooks *w, struct entry *e, const char *url)
     curl_easy_setopt(e->easy, CURLOPT_ERRORBUFFER, e->errbuf);
     curl_easy_setopt(e->easy, CURLOPT_PRIVATE, e);
     if (w->ca != NULL) {
-        struct curl_blob blob = { w->ca->data, w->ca->len, CURL_BLOB_NOCOPY };
-
         e->ca = w->ca;              /* lives until this transfer ends */
         e->ca->refs++;
-        curl_easy_setopt(e->easy, CURLOPT_CAINFO_BLOB, &blob);
+        curl_easy_setopt(e->easy, CURLOPT_CAINFO, (const char *) e->ca->path);
     }
     e->started_ms = now_ms();
     entry_move(e, ENTRY_IN_FLIGHT);
@@ -818,18 +852,8 @@ ca_set(struct webhooks *w, char *pem)
     w->ca_pem = pem;
     ca_blob_release(w->ca);
     w->ca = NULL;
-    if (pem != NULL) {
-        size_t plen = strlen(pem);
-
-        w->ca = xmalloc(sizeof(*w->ca) + w->system_ca_len + plen + 2);
-        w->ca->refs = 1;
-        if (w->system_ca_len > 0)
-            memcpy(w->ca->data, w->system_ca, w->system_ca_len);
-        w->ca->len = w->system_ca_len;
-        w->ca->data[w->ca->len++] = '\n';
-        memcpy(w->ca->data + w->ca->len, pem, plen);
-        w->ca->len += plen;
-    }
+    if (pem != NULL)
+        w->ca = ca_blob_new(w, pem);
     log_info(NULL, "webhook_ca_changed", "uploaded=%s", pem ? "true" : "false");
     retry_waiting_now(w);
 }

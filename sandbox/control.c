@@ -38,6 +38,8 @@ static const struct route {
     { EVHTTP_REQ_POST,  "/customers/*/messages",         network_ctl_customer_send },
     { EVHTTP_REQ_POST,  "/customers/*/read",             network_ctl_customer_read },
     { EVHTTP_REQ_POST,  "/customers/*/close-window",     network_ctl_window_close },
+    { EVHTTP_REQ_POST,  "/customers/*/change-number",    network_ctl_number_change },
+    { EVHTTP_REQ_GET,   "/customers/*/receipts",         network_ctl_customer_receipts },
     { EVHTTP_REQ_POST,  "/templates",                    network_ctl_template_add },
     { EVHTTP_REQ_GET,   "/templates",                    network_ctl_templates },
     { EVHTTP_REQ_GET,   "/settings",                     network_ctl_settings_get },

@@ -25,7 +25,17 @@ struct link_session {
     int64_t              last_ms;
 };
 
+struct held_frame {                  /* a frame queued by link_hold() */
+    struct held_frame   *next;
+    size_t               rid_len, len;
+    char                *buf;
+    unsigned char        rid[];      /* the session's routing id, copied: the
+                                        session may be swept before the release */
+};
+
 struct link {
+    struct held_frame   *held, **held_tail;
+    int                  holds;
     struct event_base   *base;
     void                *zctx;
     void                *router;
@@ -169,6 +179,19 @@ link_is_online(struct link *l, const char *wa_id)
 
 /* ---- frames --------------------------------------------------------------- */
 
+static int
+send_raw(struct link *l, const unsigned char *rid, size_t rid_len, const char *buf, size_t len,
+         const char *wa_id)
+{
+    if (zmq_send(l->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(l->router, buf, len, ZMQ_DONTWAIT) < 0) {
+        log_debug(NULL, "send_failed", "wa_id=%s reason=\"%s\"", wa_id ? wa_id : "-",
+                  zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return 0;
+}
+
 int
 link_send(struct link *l, struct link_session *s, const json_t *frame)
 {
@@ -176,15 +199,45 @@ link_send(struct link *l, struct link_session *s, const json_t *frame)
     char  *buf = netproto_encode(frame, &len);
     int    rc = 0;
 
-    if (zmq_send(l->router, s->rid, s->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(l->router, buf, len, ZMQ_DONTWAIT) < 0) {
-        log_debug(NULL, "send_failed", "wa_id=%s reason=\"%s\"", s->wa_id ? s->wa_id : "-",
-                  zmq_strerror(zmq_errno()));
-        rc = -1;
+    if (l->holds > 0) {
+        struct held_frame *h = xmalloc(sizeof(*h) + s->rid_len);
+
+        h->next = NULL;
+        h->rid_len = s->rid_len;
+        memcpy(h->rid, s->rid, s->rid_len);
+        h->buf = buf;
+        h->len = len;
+        *l->held_tail = h;
+        l->held_tail = &h->next;
+        return 0;
     }
+    rc = send_raw(l, s->rid, s->rid_len, buf, len, s->wa_id);
     free(buf);
     event_active(l->kick, EV_READ, 0);
     return rc;
+}
+
+void
+link_hold(struct link *l)
+{
+    l->holds++;
+}
+
+void
+link_release(struct link *l)
+{
+    if (l->holds == 0 || --l->holds > 0)
+        return;
+    while (l->held != NULL) {
+        struct held_frame *h = l->held;
+
+        l->held = h->next;
+        send_raw(l, h->rid, h->rid_len, h->buf, h->len, NULL);
+        free(h->buf);
+        free(h);
+    }
+    l->held_tail = &l->held;
+    event_active(l->kick, EV_READ, 0);
 }
 
 int
@@ -343,6 +396,7 @@ link_new(struct event_base *base, const char *endpoint, const char *state_dir,
     l->base = base;
     l->cb = cb;
     l->arg = arg;
+    l->held_tail = &l->held;
     if (load_keys(state_dir, pub, sec) != 0)
         goto fail;
     l->zctx = zmq_ctx_new();
@@ -381,6 +435,13 @@ link_free(struct link *l)
 {
     if (l == NULL)
         return;
+    while (l->held != NULL) {
+        struct held_frame *h = l->held;
+
+        l->held = h->next;
+        free(h->buf);
+        free(h);
+    }
     if (l->router_ev)
         event_free(l->router_ev);
     if (l->zap_ev)

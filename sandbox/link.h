@@ -29,6 +29,13 @@ int link_send(struct link *l, struct link_session *s, const json_t *frame);
 int link_send_to(struct link *l, const char *wa_id, const json_t *frame);
 bool link_is_online(struct link *l, const char *wa_id);
 
+/* Between link_hold() and link_release() (they nest), frames are queued and
+ * sent at the release, in order: the network holds them while it changes its
+ * store, so that nothing leaves before the change is journalled, and ZeroMQ
+ * gets them in one go. A queued frame counts as sent (0). */
+void link_hold(struct link *l);
+void link_release(struct link *l);
+
 const char *link_session_key(const struct link_session *s);    /* Z85 client key */
 const char *link_session_wa_id(const struct link_session *s);  /* NULL before hello */
 /* Marks s as speaking for wa_id (after a good hello); an older session of

@@ -25,7 +25,12 @@
  *   accounts   <wa_id> -> a registered business: key, vname, pin
  *   customers  <wa_id> -> name, on_whatsapp, identity, window (business -> ms)
  *   templates  <namespace>|<name>|<language> -> the template
- *   messages   <id> -> a message from a business to a customer, with status
+ *   messages   <id> -> a message from a business to a customer, with status,
+ *              "conv" (its conversation: id, origin, opens) and "at" (when
+ *              it became sent/delivered/read, ms; GET /customers/{wa_id}/receipts)
+ *   conversations <business>|<customer> -> the open conversation: id, origin,
+ *              expires_ms (spec/WEBHOOKS.md §5; priced per conversation, CBP)
+ *   media      <id> -> media a customer sent: mime_type, sha256, data (base64)
  *   inbound    <id> -> a message from a customer to a business
  *   pending    <id> -> {"due": ms}: accepted messages not yet delivered
  *   outbox     <eid> -> {"to": business, "frame": event}: events not yet
@@ -35,8 +40,42 @@ struct network {
     struct sandbox *sb;
     struct store   *st;
     struct event   *tick;
+    struct event   *commit;       /* ends the turn that turn_begin() opened */
+    bool            in_turn;
     unsigned char   secret[32];
 };
+
+/* ---- turns ---------------------------------------------------------------------- */
+
+/* The frames from businesses and the deliveries of one loop turn are handled
+ * as one batch: their store changes are journalled together (one write(2),
+ * each changed key once) and only then do the frames they caused leave, so
+ * nothing a business hears of is lost by a crash. The control API is not
+ * batched: it journals each change at once. */
+static void
+turn_begin(struct network *n)
+{
+    if (n->in_turn)
+        return;
+    n->in_turn = true;
+    store_hold(n->st);
+    link_hold(n->sb->link);
+    event_active(n->commit, 0, 0);          /* after this turn's callbacks */
+}
+
+static void
+commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct network *n = arg;
+
+    (void) fd;
+    (void) what;
+    if (!n->in_turn)
+        return;
+    n->in_turn = false;
+    store_release(n->st);
+    link_release(n->sb->link);
+}
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -685,6 +724,89 @@ in_window(struct network *n, const char *business, const char *to)
     return last > 0 && sandbox_now_ms() - last < WINDOW_MS;
 }
 
+/* ---- conversations (conversation-based pricing, spec/WEBHOOKS.md §5) --------- */
+
+/* The conversation a business message to customer `to` is billed in: the
+ * open one, or a new 24-hour one opened by this message. Its origin is
+ * user_initiated inside the customer-care window (referral_conversion when the
+ * customer's last message came from an ad or post), else business_initiated.
+ * Returns the message's "conv" (new ref): id, origin and, on the message that
+ * opened it, "opens" with the expiry. */
+static json_t *
+conversation_for(struct network *n, const char *business, const char *to)
+{
+    char        key[96], cid[33];
+    json_t     *conv, *c = store_get(n->st, "customers", to);
+    int64_t     now = sandbox_now_ms();
+    const char *origin;
+
+    snprintf(key, sizeof(key), "%s|%s", business, to);
+    conv = store_get(n->st, "conversations", key);
+    if (conv != NULL && json_integer_value(json_object_get(conv, "expires_ms")) > now)
+        return json_pack("{s:O, s:O}", "id", json_object_get(conv, "id"),
+                         "origin", json_object_get(conv, "origin"));
+    if (!in_window(n, business, to))
+        origin = "business_initiated";
+    else if (json_is_true(json_object_get(json_object_get(c, "referral"), business)))
+        origin = "referral_conversion";
+    else
+        origin = "user_initiated";
+    {
+        unsigned char r[16];
+
+        RAND_bytes(r, sizeof(r));
+        hex(r, sizeof(r), cid);
+    }
+    store_put(n->st, "conversations", key,
+              json_pack("{s:s, s:s, s:I}", "id", cid, "origin", origin,
+                        "expires_ms", (json_int_t) (now + WINDOW_MS)));
+    return json_pack("{s:s, s:s, s:I}", "id", cid, "origin", origin,
+                     "opens", (json_int_t) ((now + WINDOW_MS) / 1000));
+}
+
+/* Adds "conversation" and "pricing" to status object st of message msg as
+ * WEBHOOKS.md §5 shows them; expiration_timestamp only on the sent status of
+ * the message that opened the conversation. Failed messages are not billed. */
+static json_t *
+priced(json_t *st, const json_t *msg, const char *status)
+{
+    json_t     *conv = json_object_get(msg, "conv"), *c;
+    const char *origin = str_field(conv, "origin");
+
+    if (origin == NULL || strcmp(status, "failed") == 0)
+        return st;
+    c = json_pack("{s:O, s:{s:s}}", "id", json_object_get(conv, "id"), "origin", "type", origin);
+    if (json_object_get(conv, "opens") != NULL && strcmp(status, "sent") == 0) {
+        char exp[24];
+
+        snprintf(exp, sizeof(exp), "%lld",
+                 (long long) json_integer_value(json_object_get(conv, "opens")));
+        json_object_set_new(c, "expiration_timestamp", json_string(exp));
+    }
+    json_object_set_new(st, "conversation", c);
+    /* referral conversations were the free entry point of the 2022 model */
+    json_object_set_new(st, "pricing",
+                        json_pack("{s:b, s:s, s:s}", "billable",
+                                  strcmp(origin, "referral_conversion") != 0,
+                                  "pricing_model", "CBP", "category", origin));
+    return st;
+}
+
+/* Records when msg reached status (ms), for GET /customers/{wa_id}/receipts. */
+static void
+stamp(json_t *msg, const char *status)
+{
+    json_t *at = json_object_get(msg, "at");
+
+    if (at == NULL) {
+        at = json_object();
+        json_object_set_new(msg, "at", at);
+    }
+    json_object_set_new(at, status, json_integer(sandbox_now_ms()));
+}
+
+static void deliver(struct network *n, const char *id, json_t *msg);
+
 static void
 do_send(struct network *n, struct link_session *s, json_t *f)
 {
@@ -703,7 +825,13 @@ do_send(struct network *n, struct link_session *s, json_t *f)
         return;
     }
     stat_add(n, "received", 1);
-    if (!on_whatsapp(n, to)) {
+    if (json_is_string(json_object_get(f, "recipient_type")) &&
+        strcmp(json_string_value(json_object_get(f, "recipient_type")), "group") == 0) {
+        /* no group can exist here (groups are not available in this version), so
+         * every group is one the business is not in with anyone: spec 1012 */
+        err = ERR_GROUP_UNKNOWN;
+        snprintf(why, sizeof(why), "no group %.64s: this network has no groups", to);
+    } else if (!on_whatsapp(n, to)) {
         err = ERR_USER_NOT_VALID;
         snprintf(why, sizeof(why), "%s is not a WhatsApp user", to);
     } else if (!known_type(type) || json_object_get(f, type) == NULL) {
@@ -713,7 +841,8 @@ do_send(struct network *n, struct link_session *s, json_t *f)
         err = template_check(n, type, json_object_get(f, type), &rendered, why, sizeof(why));
     } else if (!in_window(n, business, to)) {
         err = ERR_REENGAGEMENT;
-        snprintf(why, sizeof(why), "more than 24 hours since %s last wrote; use a template", to);
+        snprintf(why, sizeof(why), "Message failed to send because more than 24 hours have"
+                 " passed since the customer last replied to this number.");   /* §5's words */
     }
     ts = timestamp_s();
     msg = json_deep_copy(f);
@@ -724,6 +853,10 @@ do_send(struct network *n, struct link_session *s, json_t *f)
     json_object_set_new(msg, "status", json_string(err == ERR_OK ? "sent" : "failed"));
     if (rendered)
         json_object_set_new(msg, "rendered", json_string(rendered));
+    if (err == ERR_OK) {
+        json_object_set_new(msg, "conv", conversation_for(n, business, to));
+        stamp(msg, "sent");
+    }
     store_put(n->st, "messages", id, msg);
     if (err != ERR_OK) {
         stat_add(n, "failed", 1);
@@ -731,10 +864,17 @@ do_send(struct network *n, struct link_session *s, json_t *f)
              json_pack("{s:o}", "status", status_obj(id, "failed", to, err, why)));
     } else {
         emit(n, business, "status",
-             json_pack("{s:o}", "status", status_obj(id, "sent", to, ERR_OK, NULL)));
-        store_put(n->st, "pending", id,
-                  json_pack("{s:I}", "due", (json_int_t) (sandbox_now_ms() +
-                                                          setting_int(n, "delivery_delay_ms"))));
+             json_pack("{s:o}", "status",
+                       priced(status_obj(id, "sent", to, ERR_OK, NULL), msg, "sent")));
+        json_int_t delay = setting_int(n, "delivery_delay_ms");
+
+        /* without a delay, delivered at once: its status goes out with "sent"
+         * (the business records both in one go) instead of at the next tick */
+        if (delay <= 0)
+            deliver(n, id, msg);
+        else
+            store_put(n->st, "pending", id,
+                      json_pack("{s:I}", "due", (json_int_t) (sandbox_now_ms() + delay)));
     }
     free(rendered);
     free(ts);
@@ -745,10 +885,22 @@ static void
 advance(struct network *n, const char *id, json_t *msg, const char *status)
 {
     json_object_set_new(msg, "status", json_string(status));
+    stamp(msg, status);
     store_save(n->st, "messages", id);
     stat_add(n, status, 1);
     emit(n, str_field(msg, "from"), "status",
-         json_pack("{s:o}", "status", status_obj(id, status, str_field(msg, "to"), ERR_OK, NULL)));
+         json_pack("{s:o}", "status", priced(status_obj(id, status, str_field(msg, "to"), ERR_OK,
+                                                        NULL), msg, status)));
+}
+
+/* The customer's device has message id (status "sent"); it reads it at once
+ * when the auto_read setting says so. */
+static void
+deliver(struct network *n, const char *id, json_t *msg)
+{
+    advance(n, id, msg, "delivered");
+    if (json_is_true(json_object_get(meta(n, "settings"), "auto_read")))
+        advance(n, id, msg, "read");
 }
 
 static void
@@ -762,15 +914,14 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
+    if (json_object_size(pending) > 0)
+        turn_begin(n);
     json_object_foreach_safe(pending, tmp, id, p) {
         if (json_integer_value(json_object_get(p, "due")) > now)
             continue;
         msg = store_get(n->st, "messages", id);
-        if (msg != NULL && strcmp(str_field(msg, "status"), "sent") == 0) {
-            advance(n, id, msg, "delivered");
-            if (json_is_true(json_object_get(meta(n, "settings"), "auto_read")))
-                advance(n, id, msg, "read");
-        }
+        if (msg != NULL && strcmp(str_field(msg, "status"), "sent") == 0)
+            deliver(n, id, msg);
         store_del(n->st, "pending", id);
     }
 }
@@ -791,9 +942,32 @@ network_ctl_customer_messages(struct network *n, const char *param, json_t *body
             continue;
         o = json_deep_copy(m);
         json_object_del(o, "to");
+        json_object_del(o, "conv");          /* the network's books, not the customer's */
+        json_object_del(o, "at");
         json_array_append_new(list, o);
     }
     *out = json_pack("{s:o}", "messages", list);
+    return 200;
+}
+
+/* When each message to this customer became sent, delivered and read (ms
+ * since the epoch), for measuring how long the business takes to hear of it. */
+int
+network_ctl_customer_receipts(struct network *n, const char *param, json_t *body,
+                              json_t **out)
+{
+    json_t     *list = json_array(), *m;
+    const char *id;
+
+    (void) body;
+    json_object_foreach(store_coll(n->st, "messages"), id, m)
+        if (strcmp(str_field(m, "to"), param) == 0)
+            json_array_append_new(list, json_pack("{s:s, s:O, s:o}", "id", id, "status",
+                                                  json_object_get(m, "status"), "at",
+                                                  json_object_get(m, "at")
+                                                      ? json_deep_copy(json_object_get(m, "at"))
+                                                      : json_object()));
+    *out = json_pack("{s:o}", "receipts", list);
     return 200;
 }
 
@@ -817,28 +991,256 @@ network_ctl_customer_read(struct network *n, const char *param, json_t *body, js
     return 200;
 }
 
-/* The customer sends a message to a business. */
+/* ---- what customers send (spec/WEBHOOKS.md §3) ---------------------------------- */
+
+static const struct {
+    const char *type;
+    const char *mime;          /* when the customer gives none */
+    bool        caption, filename;
+} media_kinds[] = {
+    { "image",    "image/jpeg",             true,  false },
+    { "audio",    "audio/mpeg",             false, true },
+    { "voice",    "audio/ogg; codecs=opus", false, false },
+    { "video",    "video/mp4",              true,  false },
+    { "document", "application/pdf",        true,  true },
+    { "sticker",  "image/webp",             false, false },
+};
+
+/* Copies the optional string fields of keys[] from in to out; the name of
+ * one that is there but not a string, else NULL. */
+static const char *
+copy_strings(const json_t *in, json_t *out, const char *const *keys)
+{
+    for (; *keys; keys++) {
+        json_t *v = json_object_get(in, *keys);
+
+        if (v == NULL)
+            continue;
+        if (!json_is_string(v))
+            return *keys;
+        json_object_set(out, *keys, v);
+    }
+    return NULL;
+}
+
+/* A customer's media as the business's webhook shows it: the bytes (base64
+ * "data") become a media id (kept in "media" for a later download) and their
+ * sha256; mime_type, caption and filename come along where the type has them. */
+static json_t *
+inbound_media(struct network *n, size_t k, const json_t *in, char *why, size_t whylen)
+{
+    const char    *data = str_field(in, "data"), *mime = str_field(in, "mime_type");
+    const char    *caption = str_field(in, "caption"), *filename = str_field(in, "filename");
+    size_t         len = data ? strlen(data) : 0;
+    unsigned char *raw, digest[32], r[16];
+    int            rawlen;
+    char           sha[65], mid[40];
+    json_t        *o;
+
+    if (data == NULL || len == 0 || len % 4 != 0) {
+        snprintf(why, whylen, "%s.data: the media's bytes in base64 are required",
+                 media_kinds[k].type);
+        return NULL;
+    }
+    raw = xmalloc(len);
+    rawlen = EVP_DecodeBlock(raw, (const unsigned char *) data, (int) len);
+    if (rawlen < 0) {
+        free(raw);
+        snprintf(why, whylen, "%s.data: not base64", media_kinds[k].type);
+        return NULL;
+    }
+    rawlen -= (data[len - 1] == '=') + (data[len - 2] == '=');    /* DecodeBlock keeps padding */
+    EVP_Digest(raw, (size_t) rawlen, digest, NULL, EVP_sha256(), NULL);
+    free(raw);
+    hex(digest, sizeof(digest), sha);
+    RAND_bytes(r, sizeof(r));
+    r[6] = (unsigned char) ((r[6] & 0x0f) | 0x40);                  /* a version-4 UUID */
+    r[8] = (unsigned char) ((r[8] & 0x3f) | 0x80);
+    snprintf(mid, sizeof(mid),
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
+             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+             r[15]);
+    o = json_pack("{s:s, s:s, s:s}", "id", mid, "mime_type", mime ? mime : media_kinds[k].mime,
+                  "sha256", sha);
+    if (caption != NULL && media_kinds[k].caption)
+        json_object_set_new(o, "caption", json_string(caption));
+    if (filename != NULL && media_kinds[k].filename)
+        json_object_set_new(o, "filename", json_string(filename));
+    store_put(n->st, "media", mid, json_pack("{s:O, s:s, s:s, s:I}", "mime_type",
+                                             json_object_get(o, "mime_type"), "sha256", sha,
+                                             "data", data, "size", (json_int_t) rawlen));
+    return o;
+}
+
+/* The type's object of a customer's message of type `type`, checked and
+ * shaped as WEBHOOKS.md §3 shows it (new ref), or NULL with *why. Types the
+ * network does not know go through untouched: whether the business's client
+ * can show them is the client's business (it reports "unknown"). */
+static json_t *
+inbound_object(struct network *n, const char *type, const json_t *in, char *why, size_t whylen)
+{
+    static const char *const location_keys[] = { "name", "address", "url", NULL };
+    static const char *const button_keys[] = { "payload", NULL };
+    static const char *const list_keys[] = { "description", NULL };
+    json_t     *o = NULL;
+    const char *bad;
+
+    for (size_t k = 0; k < sizeof(media_kinds) / sizeof(media_kinds[0]); k++)
+        if (strcmp(type, media_kinds[k].type) == 0)
+            return inbound_media(n, k, in, why, whylen);
+    if (strcmp(type, "system") == 0) {
+        snprintf(why, whylen, "system messages come from the network, not from customers");
+    } else if (strcmp(type, "text") == 0) {
+        if (str_field(in, "body") && str_field(in, "body")[0])
+            return json_pack("{s:s}", "body", str_field(in, "body"));
+        snprintf(why, whylen, "text.body is required");
+    } else if (strcmp(type, "location") == 0) {
+        if (!json_is_number(json_object_get(in, "latitude")) ||
+            !json_is_number(json_object_get(in, "longitude"))) {
+            snprintf(why, whylen, "location.latitude and location.longitude must be numbers");
+            return NULL;
+        }
+        o = json_pack("{s:O, s:O}", "latitude", json_object_get(in, "latitude"),
+                      "longitude", json_object_get(in, "longitude"));
+        if ((bad = copy_strings(in, o, location_keys)) == NULL)
+            return o;
+        snprintf(why, whylen, "location.%s must be a string", bad);
+    } else if (strcmp(type, "contacts") == 0) {
+        json_t *card;
+        size_t  i;
+
+        if (!json_is_array(in) || json_array_size(in) == 0) {
+            snprintf(why, whylen, "contacts must be a non-empty array of cards");
+            return NULL;
+        }
+        json_array_foreach(in, i, card)
+            if (!json_is_object(card) || !json_is_object(json_object_get(card, "name"))) {
+                snprintf(why, whylen, "contacts[%zu].name is required", i);
+                return NULL;
+            }
+        return json_deep_copy(in);
+    } else if (strcmp(type, "button") == 0) {
+        if (str_field(in, "text") == NULL) {
+            snprintf(why, whylen, "button.text is required");
+            return NULL;
+        }
+        o = json_pack("{s:s}", "text", str_field(in, "text"));
+        if ((bad = copy_strings(in, o, button_keys)) == NULL)
+            return o;
+        snprintf(why, whylen, "button.%s must be a string", bad);
+    } else if (strcmp(type, "interactive") == 0) {
+        const char *kind = str_field(in, "type");
+        json_t     *reply = kind ? json_object_get(in, kind) : NULL;
+        bool        list = kind && strcmp(kind, "list_reply") == 0;
+
+        if (kind == NULL || (!list && strcmp(kind, "button_reply") != 0) ||
+            str_field(reply, "id") == NULL || str_field(reply, "title") == NULL) {
+            snprintf(why, whylen, "interactive needs type button_reply or list_reply and that"
+                                  " object with id and title");
+            return NULL;
+        }
+        o = json_pack("{s:s, s:s}", "id", str_field(reply, "id"), "title",
+                      str_field(reply, "title"));
+        if (list && (bad = copy_strings(reply, o, list_keys)) != NULL) {
+            snprintf(why, whylen, "interactive.list_reply.%s must be a string", bad);
+            json_decref(o);
+            return NULL;
+        }
+        return json_pack("{s:s, s:o}", "type", kind, kind, o);
+    } else if (strcmp(type, "reaction") == 0) {
+        json_t *emoji = json_object_get(in, "emoji");
+
+        if (str_field(in, "message_id") == NULL || (emoji && !json_is_string(emoji))) {
+            snprintf(why, whylen, "reaction.message_id is required, reaction.emoji a string"
+                                  " (empty or absent: the reaction was removed)");
+            return NULL;
+        }
+        o = json_pack("{s:s}", "message_id", str_field(in, "message_id"));
+        if (emoji)
+            json_object_set(o, "emoji", emoji);
+        return o;
+    } else if (strcmp(type, "order") == 0) {
+        if (str_field(in, "catalog_id") == NULL ||
+            !json_is_array(json_object_get(in, "product_items"))) {
+            snprintf(why, whylen, "order.catalog_id and order.product_items are required");
+            return NULL;
+        }
+        return json_deep_copy(in);
+    } else {
+        return json_deep_copy(in);
+    }
+    json_decref(o);
+    return NULL;
+}
+
+/* The context of a reply (new ref): "from" is the sender of the message
+ * replied to, as the network knows it; the other documented fields go
+ * through. NULL with *why if it names a message the network never carried. */
+static json_t *
+inbound_context(struct network *n, const json_t *in, char *why, size_t whylen)
+{
+    const char *id = str_field(in, "id");
+    json_t     *o, *m;
+
+    if (!json_is_object(in)) {
+        snprintf(why, whylen, "context must be an object");
+        return NULL;
+    }
+    o = json_deep_copy(in);
+    if (id == NULL)
+        return o;                        /* e.g. {"forwarded": true} */
+    if ((m = store_get(n->st, "messages", id)) == NULL)
+        m = store_get(n->st, "inbound", id);
+    if (m != NULL) {
+        json_object_set_new(o, "from", json_string(str_field(m, "from")));
+    } else if (str_field(in, "from") == NULL) {
+        snprintf(why, whylen, "context.id: the network carried no message %s", id);
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The customer sends a message to a business (its "referral", if any, says
+ * it came from an ad or a post: the conversation it opens is then a
+ * referral_conversion). */
 int
 network_ctl_customer_send(struct network *n, const char *param, json_t *body, json_t **out)
 {
     const char *to = str_field(body, "to"), *type = str_field(body, "type");
-    char        id[64], *ts;
-    json_t     *msg, *c, *ctx = json_object_get(body, "context");
+    json_t     *ctx = json_object_get(body, "context"), *ref = json_object_get(body, "referral");
+    char        id[64], why[256], *ts;
+    json_t     *msg, *c, *obj, *cx = NULL;
 
     if (!phone_is_valid_e164(param))
         return fail(out, 400, "%s is not a valid number", param);
+    if (!on_whatsapp(n, param))
+        return fail(out, 409, "%s is not on WhatsApp", param);
     if (to == NULL || store_get(n->st, "accounts", to) == NULL)
         return fail(out, 404, "no registered business %s", to);
     if (type == NULL || json_object_get(body, type) == NULL)
         return fail(out, 400, "type and the type's object are required%s", NULL);
+    if (ref != NULL && !json_is_object(ref))
+        return fail(out, 400, "referral must be an object%s", NULL);
+    if (ctx != NULL && (cx = inbound_context(n, ctx, why, sizeof(why))) == NULL)
+        return fail(out, 400, "%s", why);
+    if ((obj = inbound_object(n, type, json_object_get(body, type), why, sizeof(why))) == NULL) {
+        json_decref(cx);
+        return fail(out, 400, "%s", why);
+    }
     c = customer(n, param);
     new_message_id(n, id, sizeof(id));
     ts = timestamp_s();
-    msg = json_pack("{s:s, s:s, s:s, s:s, s:O}", "from", param, "id", id, "timestamp", ts,
-                    "type", type, type, json_object_get(body, type));
-    if (ctx)
-        json_object_set(msg, "context", ctx);
+    msg = json_pack("{s:s, s:s, s:s, s:s, s:o}", "from", param, "id", id, "timestamp", ts,
+                    "type", type, type, obj);
+    if (cx)
+        json_object_set_new(msg, "context", cx);
+    if (ref)
+        json_object_set(msg, "referral", ref);
     json_object_set_new(json_object_get(c, "window"), to, json_integer(sandbox_now_ms()));
+    if (json_object_get(c, "referral") == NULL)
+        json_object_set_new(c, "referral", json_object());
+    json_object_set_new(json_object_get(c, "referral"), to, json_boolean(ref != NULL));
     store_save(n->st, "customers", param);
     store_put(n->st, "inbound", id, json_pack("{s:s, s:s, s:s}", "from", param, "to", to,
                                              "status", "sent"));
@@ -851,17 +1253,73 @@ network_ctl_customer_send(struct network *n, const char *param, json_t *body, js
     return 201;
 }
 
+/* Moves the customer's last message more than 24 hours back: the window and
+ * every conversation with this customer are over. */
 int
 network_ctl_window_close(struct network *n, const char *param, json_t *body, json_t **out)
 {
-    json_t *c = store_get(n->st, "customers", param);
+    json_t     *c = store_get(n->st, "customers", param), *v;
+    const char *key, *bar;
+    void       *tmp;
 
     (void) body;
     if (c == NULL)
         return fail(out, 404, "no customer %s", param);
     json_object_set_new(c, "window", json_object());
     store_save(n->st, "customers", param);
+    json_object_foreach_safe(store_coll(n->st, "conversations"), tmp, key, v)
+        if ((bar = strchr(key, '|')) != NULL && strcmp(bar + 1, param) == 0)
+            store_del(n->st, "conversations", key);
     *out = json_object();
+    return 200;
+}
+
+/* The customer moves to another number: the new number takes over the name,
+ * identity and customer-care windows, the old one leaves WhatsApp, and every
+ * registered business gets the user_changed_number system message from the
+ * old number (spec/WEBHOOKS.md §4; whether it reaches the business's webhook
+ * is its notify_user_change_number setting). */
+int
+network_ctl_number_change(struct network *n, const char *param, json_t *body, json_t **out)
+{
+    const char *to = str_field(body, "new_wa_id"), *name, *biz;
+    json_t     *c = store_get(n->st, "customers", param), *moved, *acct;
+    char        text[256], *ts;
+
+    if (c == NULL || !on_whatsapp(n, param))
+        return fail(out, 404, "no customer %s on WhatsApp", param);
+    if (to == NULL || !phone_is_valid_e164(to) || strcmp(to, param) == 0)
+        return fail(out, 400, "new_wa_id must be another valid international number: %s", to);
+    moved = json_deep_copy(c);
+    json_object_set_new(moved, "wa_id", json_string(to));
+    json_object_set_new(moved, "on_whatsapp", json_true());
+    if (json_object_get(moved, "identity") == NULL) {  /* the account keeps its keys */
+        json_t *id = identity_of(n, param);
+
+        json_object_set_new(moved, "identity", json_pack("{s:O, s:O}", "hash",
+                            json_object_get(id, "hash"), "created_timestamp",
+                            json_object_get(id, "created_timestamp")));
+        json_decref(id);
+    }
+    store_put(n->st, "customers", to, moved);
+    json_object_set_new(c, "on_whatsapp", json_false());
+    json_object_set_new(c, "window", json_object());
+    store_save(n->st, "customers", param);
+    name = str_field(c, "name");
+    snprintf(text, sizeof(text), "%s%s changed from +%s to +%s", name && name[0] ? "" : "+",
+             name && name[0] ? name : param, param, to);
+    ts = timestamp_s();
+    json_object_foreach(store_coll(n->st, "accounts"), biz, acct) {
+        char id[64];
+
+        new_message_id(n, id, sizeof(id));
+        emit(n, biz, "inbound",
+             json_pack("{s:{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}}", "message", "from", param,
+                       "id", id, "timestamp", ts, "type", "system", "system", "body", text,
+                       "new_wa_id", to, "type", "user_changed_number"));
+    }
+    free(ts);
+    *out = json_pack("{s:s, s:s}", "wa_id", to, "old_wa_id", param);
     return 200;
 }
 
@@ -1010,13 +1468,37 @@ network_ctl_registration_expire(struct network *n, const char *param, json_t *bo
     return 200;
 }
 
+/* The business's public profile, replaced whole (netproto.h "profile"); shown
+ * to customers, here by GET /businesses/{wa_id}. */
+static const char *
+do_profile(struct network *n, struct link_session *s, json_t *f, json_t *res)
+{
+    json_t *photo = json_object_get(f, "photo"), *biz = json_object_get(f, "business");
+
+    (void) res;
+    if (!json_is_string(json_object_get(f, "about")) || !json_is_object(biz) ||
+        !(json_is_null(photo) || (json_is_object(photo) &&
+                                  json_is_string(json_object_get(photo, "sha256")) &&
+                                  json_is_integer(json_object_get(photo, "size")))))
+        return "bad_request";
+    store_put(n->st, "profiles", link_session_wa_id(s),
+              json_pack("{s:O, s:O, s:O, s:I}", "about", json_object_get(f, "about"),
+                        "photo", photo, "business", biz,
+                        "updated_ms", (json_int_t) sandbox_now_ms()));
+    log_info(NULL, "business_profile", "wa_id=%s", link_session_wa_id(s));
+    return NULL;
+}
+
 static json_t *
 business_view(struct network *n, const char *wa_id, json_t *acct)
 {
-    return json_pack("{s:s, s:O, s:b, s:b}", "wa_id", wa_id, "vname",
+    json_t *profile = store_get(n->st, "profiles", wa_id);
+
+    return json_pack("{s:s, s:O, s:b, s:b, s:O}", "wa_id", wa_id, "vname",
                      json_object_get(acct, "vname"), "two_step",
                      json_object_get(acct, "pin") != NULL,
-                     "connected", link_is_online(n->sb->link, wa_id));
+                     "connected", link_is_online(n->sb->link, wa_id),
+                     "profile", profile ? profile : json_null());
 }
 
 int
@@ -1061,6 +1543,7 @@ static const struct {
     { "two_step", do_two_step, true },
     { "lookup",   do_lookup,   true },
     { "identity", do_identity, true },
+    { "profile",  do_profile,  true },
 };
 
 static void
@@ -1098,6 +1581,7 @@ network_on_frame(struct link_session *s, json_t *f, void *arg)
     const char     *t = str_field(f, "t"), *rid = str_field(f, "rid");
     bool            authed = link_session_wa_id(s) != NULL;
 
+    turn_begin(n);
     if (strcmp(t, "ping") == 0) {
         json_t *p = netproto_new("pong");
 
@@ -1196,6 +1680,7 @@ network_new(struct sandbox *sb)
     ensure_meta(n);
     n->tick = event_new(sb->base, -1, EV_PERSIST, tick_cb, n);
     event_add(n->tick, &tv);
+    n->commit = event_new(sb->base, -1, 0, commit_cb, n);
     return n;
 }
 
@@ -1206,5 +1691,7 @@ network_free(struct network *n)
         return;
     if (n->tick)
         event_free(n->tick);
+    if (n->commit)
+        event_free(n->commit);      /* a turn still open is journalled by store_close() */
     free(n);
 }

@@ -39,6 +39,10 @@ int network_ctl_customer_messages(struct network *n, const char *param, json_t *
 int network_ctl_customer_send(struct network *n, const char *param, json_t *body, json_t **out);
 int network_ctl_customer_read(struct network *n, const char *param, json_t *body, json_t **out);
 int network_ctl_window_close(struct network *n, const char *param, json_t *body, json_t **out);
+int network_ctl_number_change(struct network *n, const char *param, json_t *body,
+                              json_t **out);
+int network_ctl_customer_receipts(struct network *n, const char *param, json_t *body,
+                                  json_t **out);
 int network_ctl_template_add(struct network *n, const char *param, json_t *body, json_t **out);
 int network_ctl_templates(struct network *n, const char *param, json_t *body, json_t **out);
 int network_ctl_settings_get(struct network *n, const char *param, json_t *body, json_t **out);

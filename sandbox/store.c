@@ -16,6 +16,10 @@ struct store {
     int     fd;          /* O_APPEND */
     json_t *root;        /* coll -> (key -> value) */
     long    lines;       /* journal lines since the last compaction */
+    int     held;        /* store_hold() depth */
+    json_t *dirty;       /* while held: "<coll>\n<key>" -> true, changed keys */
+    char   *out;         /* journal text being built */
+    size_t  out_len, out_cap;
 };
 
 static int
@@ -34,28 +38,98 @@ write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* Appends one record; v NULL records a deletion. */
+static void
+out_add(struct store *st, const char *s, size_t n)
+{
+    if (st->out_len + n > st->out_cap) {
+        st->out_cap = (st->out_len + n) * 2 + 256;
+        st->out = xrealloc(st->out, st->out_cap);
+    }
+    memcpy(st->out + st->out_len, s, n);
+    st->out_len += n;
+}
+
+static int
+out_dump_cb(const char *s, size_t n, void *arg)
+{
+    out_add(arg, s, n);
+    return 0;
+}
+
+/* s as a JSON string (UTF-8 kept as it is, like json_dumps does). */
+static void
+out_str(struct store *st, const char *s)
+{
+    static const char hexd[] = "0123456789abcdef";
+    const char       *run = s;
+
+    out_add(st, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char) *s;
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        out_add(st, run, (size_t) (s - run));
+        if (c == '"' || c == '\\') {
+            char e[2] = { '\\', (char) c };
+            out_add(st, e, 2);
+        } else {
+            char e[6] = { '\\', 'u', '0', '0', hexd[c >> 4], hexd[c & 15] };
+            out_add(st, e, 6);
+        }
+        run = s + 1;
+    }
+    out_add(st, run, (size_t) (s - run));
+    out_add(st, "\"", 1);
+}
+
+/* Adds one record to st->out: {"c":coll,"k":key,"v":v}, or "d":true (v NULL,
+ * a deletion). */
+static void
+record(struct store *st, const char *coll, const char *key, json_t *v)
+{
+    out_add(st, "{\"c\":", 5);
+    out_str(st, coll);
+    out_add(st, ",\"k\":", 5);
+    out_str(st, key);
+    if (v != NULL) {
+        out_add(st, ",\"v\":", 5);
+        if (json_dump_callback(v, out_dump_cb, st, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+            xalloc_die(0);
+        out_add(st, "}\n", 2);
+    } else {
+        out_add(st, ",\"d\":true}\n", 11);
+    }
+    st->lines++;
+}
+
+/* Writes st->out to the journal, in one write(2) when it can. */
+static void
+out_write(struct store *st)
+{
+    if (st->out_len > 0 && write_all(st->fd, st->out, st->out_len) != 0)
+        log_error(NULL, "state_write_failed", "path=%s reason=\"%s\"", st->path,
+                  strerror(errno));
+    st->out_len = 0;
+}
+
+/* Appends one record at once, or (held) notes that coll/key changed. */
 static void
 journal(struct store *st, const char *coll, const char *key, json_t *v)
 {
-    json_t *rec = json_pack("{s:s, s:s}", "c", coll, "k", key);
-    char   *line;
+    if (st->held > 0) {
+        size_t lc = strlen(coll), lk = strlen(key);
+        char  *dk = xmalloc(lc + lk + 2);
 
-    if (v != NULL)
-        json_object_set(rec, "v", v);
-    else
-        json_object_set_new(rec, "d", json_true());
-    line = json_dumps(rec, JSON_COMPACT);
-    json_decref(rec);
-    if (line == NULL)
-        xalloc_die(0);
-    line = xrealloc(line, strlen(line) + 2);
-    strcat(line, "\n");
-    if (write_all(st->fd, line, strlen(line)) != 0)
-        log_error(NULL, "state_write_failed", "path=%s reason=\"%s\"", st->path,
-                  strerror(errno));
-    free(line);
-    st->lines++;
+        memcpy(dk, coll, lc);
+        dk[lc] = '\n';                      /* never in a collection name */
+        memcpy(dk + lc + 1, key, lk + 1);
+        json_object_set_new(st->dirty, dk, json_true());
+        free(dk);
+        return;
+    }
+    record(st, coll, key, v);
+    out_write(st);
 }
 
 static json_t *
@@ -102,9 +176,14 @@ compact(struct store *st)
         return -1;
     }
     st->fd = fd;
-    json_object_foreach(st->root, coll, c)
-        json_object_foreach(c, key, v)
-            journal(st, coll, key, v);
+    json_object_foreach(st->root, coll, c) {
+        json_object_foreach(c, key, v) {
+            record(st, coll, key, v);
+            if (st->out_len >= 1 << 20)
+                out_write(st);
+        }
+    }
+    out_write(st);
     if (fsync(fd) != 0 || rename(tmp, st->path) != 0) {
         log_error(NULL, "state_compact_failed", "path=%s reason=\"%s\"", st->path,
                   strerror(errno));
@@ -131,6 +210,7 @@ store_open(const char *dir)
 
     st->fd = -1;
     st->root = json_object();
+    st->dirty = json_object();
     st->path = xmalloc(strlen(dir) + sizeof(JOURNAL) + 2);
     sprintf(st->path, "%s/%s", dir, JOURNAL);
     if ((f = fopen(st->path, "r")) != NULL) {
@@ -159,9 +239,13 @@ store_close(struct store *st)
 {
     if (st == NULL)
         return;
+    while (st->held > 0)
+        store_release(st);
     if (st->fd >= 0)
         close(st->fd);
     json_decref(st->root);
+    json_decref(st->dirty);
+    free(st->out);
     free(st->path);
     free(st);
 }
@@ -185,7 +269,7 @@ maybe_compact(struct store *st)
     const char *coll;
     json_t     *c;
 
-    if (st->lines < 20000)
+    if (st->lines < 20000 || st->held > 0)
         return;
     json_object_foreach(st->root, coll, c)
         live += json_object_size(c);
@@ -221,5 +305,35 @@ store_del(struct store *st, const char *coll, const char *key)
         return;
     journal(st, coll, key, NULL);     /* first: key may be the object's own key */
     json_object_del(c, key);
+    maybe_compact(st);
+}
+
+void
+store_hold(struct store *st)
+{
+    st->held++;
+}
+
+void
+store_release(struct store *st)
+{
+    const char *dk;
+    json_t     *t;
+
+    if (st->held == 0 || --st->held > 0)
+        return;
+    json_object_foreach(st->dirty, dk, t) {
+        const char *nl = strchr(dk, '\n');
+        char        coll[256];
+        size_t      lc = (size_t) (nl - dk);
+
+        if (lc >= sizeof(coll))
+            continue;                       /* collection names are short literals */
+        memcpy(coll, dk, lc);
+        coll[lc] = '\0';
+        record(st, coll, nl + 1, store_get(st, coll, nl + 1));
+    }
+    json_object_clear(st->dirty);
+    out_write(st);
     maybe_compact(st);
 }

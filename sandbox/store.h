@@ -28,4 +28,14 @@ void store_put(struct store *st, const char *coll, const char *key, json_t *obj)
 void store_save(struct store *st, const char *coll, const char *key);
 void store_del(struct store *st, const char *coll, const char *key);
 
+/* Batching. Between store_hold() and the matching store_release() (they
+ * nest), changes take effect in memory at once but reach the journal only at
+ * the release: every key changed in between is written once, with its value
+ * at that moment, in a single write(2). A caller that holds must not let
+ * anything depending on those changes leave the process (frames, replies)
+ * before it releases; then a change survives SIGKILL as before, and a turn
+ * that changes a message five times costs one system call. */
+void store_hold(struct store *st);
+void store_release(struct store *st);
+
 #endif /* SANDBOX_STORE_H */

@@ -285,8 +285,10 @@ def test_restore_into_fresh_installation(first, second, blob, stack):
     assert seen[0] in ("connecting", "connected"), seen     # the answer came after the reload
     assert time.monotonic() - t0 < 15
     biz = sb.get("/businesses/" + BUSINESS).json()
+    profile = biz.pop("profile")    # what the coreapps pushed (test_profile_network.py)
     assert biz == {"wa_id": BUSINESS, "vname": "Acme Backup Co", "two_step": True,
                    "connected": True}, biz
+    assert profile["about"] == ABOUT, profile
 
     got = snapshot(second)
     assert got == want, {k: (want[k], got[k]) for k in want if want[k] != got[k]}

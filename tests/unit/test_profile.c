@@ -1,4 +1,4 @@
-/* links: coreapp/profile.c coreapp/dispatch.c */
+/* links: coreapp/profile.c coreapp/dispatch.c coreapp/gateway.c coreapp/stats.c coreapp/health.c */
 /* test_profile.c - the checks behind /v1/settings/profile and business
  * profile (coreapp/profile.h): image sniffing, character counting, e-mail. */
 #include <stdarg.h>
