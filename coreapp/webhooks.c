@@ -10,6 +10,8 @@
  * the same row, and the claims of a dead session (its lock gone) are released
  * for the next one. */
 #include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/queue.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -223,18 +226,50 @@ ca_blob_release(struct ca_blob *b)
     }
 }
 
+#define CA_FILE_PREFIX "wa-webhook-ca-"      /* <pid>-<random> */
+
+static const char *
+ca_dir(void)
+{
+    const char *dir = getenv("TMPDIR");
+
+    return dir != NULL && dir[0] != '\0' ? dir : "/tmp";
+}
+
+/* Removes the CA files of coreapps that died without cleaning up (kill -9). */
+static void
+ca_files_sweep(void)
+{
+    DIR           *d = opendir(ca_dir());
+    struct dirent *de;
+
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        long pid;
+        char path[4096];
+
+        if (strncmp(de->d_name, CA_FILE_PREFIX, strlen(CA_FILE_PREFIX)) != 0 ||
+            (pid = strtol(de->d_name + strlen(CA_FILE_PREFIX), NULL, 10)) <= 0 ||
+            kill((pid_t) pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", ca_dir(), de->d_name);
+        unlink(path);
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
 /* Writes the system bundle and pem to a new private file; NULL on error (logged). */
 static struct ca_blob *
 ca_blob_new(const struct webhooks *w, const char *pem)
 {
-    const char     *dir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
-    struct ca_blob *b = xmalloc(sizeof(*b) + strlen(dir) + 32);
+    const char     *dir = ca_dir();
+    struct ca_blob *b = xmalloc(sizeof(*b) + strlen(dir) + 64);
     size_t          plen = strlen(pem);
     int             fd;
     bool            ok;
 
     b->refs = 1;
-    sprintf(b->path, "%s/wa-webhook-ca-XXXXXX", dir);
+    sprintf(b->path, "%s/" CA_FILE_PREFIX "%ld-XXXXXX", dir, (long) getpid());
     if ((fd = mkstemp(b->path)) < 0) {
         log_error(NULL, "webhook_ca_not_written", "path=%s", b->path);
         free(b);
@@ -1191,6 +1226,7 @@ webhooks_init(struct coreapp *app)
     curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, 24L);     /* the largest limit */
 
     ca_load_system(w);
+    ca_files_sweep();
     pem = db_oneshot(&app->cfg.db, "SELECT pem FROM webhook_ca WHERE id = 1", 0, NULL, &failed);
     if (pem != NULL)
         ca_set(w, pem);
