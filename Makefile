@@ -94,7 +94,7 @@ run:
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/hookd
-	@WA_HOOKD=$(BUILD)/bench/hookd scripts/bench.sh
+	@WA_BIN_DIR=$(BIN) WA_HOOKD=$(BUILD)/bench/hookd scripts/bench.sh
 
 # the HTTPS webhook receiver of the bench's webhook phase
 $(BUILD)/bench/hookd: bench/hookd.c
