@@ -42,6 +42,17 @@ def free_ports(n):
             s.close()
 
 
+def wait_for(fn, timeout=5, what="condition"):
+    """Poll fn until it returns something true, and return that; fail after timeout s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out after %s s waiting for %s" % (timeout, what)
+        time.sleep(0.05)
+
+
 def _tail(path, lines=30):
     try:
         with open(path, errors="replace") as f:

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import Api
 from sandbox_client import Sandbox, health, register, wait_health
-from stack import Stack
+from stack import Stack, wait_for
 
 CC, NUMBER = "1", "6315550142"
 BUSINESS = CC + NUMBER
@@ -347,16 +347,6 @@ def test_restore_again_and_backup_of_restored(second, blob):
     ok_empty(second.post("/v1/settings/restore",
                          json={"password": "another \u00fcnicode p\u00e4ss", "data": again}))
     assert wait_health(second, "connected", timeout=15)[-1] == "connected"
-
-
-def wait_for(fn, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        last = fn()
-        if last:
-            return last
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.05)
 
 
 def seal(doc, password, log2_n=10, r=1, p=1):

@@ -18,7 +18,7 @@ import pytest
 
 from hookrecv import Pki, Receiver
 from sandbox_client import Sandbox, register
-from stack import Stack
+from stack import Stack, wait_for
 
 PSQL = "/usr/bin/psql"
 SETTINGS = "/v1/settings/application"
@@ -80,16 +80,6 @@ def psql(stack, sql):
                         "-c", sql], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     return r.stdout.strip()
-
-
-def wait_for(fn, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        last = fn()
-        if last:
-            return last
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.05)
 
 
 def add(stack, msg_id, direction, status, age_days, read_receipt=None, receipts=1):

@@ -17,7 +17,7 @@ import time
 import pytest
 import requests
 
-from stack import REPO
+from stack import REPO, wait_for
 
 CASES = os.path.join(REPO, "tests", "cases", "messages")
 CC, NUMBER = "1", "6315550100"
@@ -51,16 +51,6 @@ def psql(stack, sql):
                         "-c", sql], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     return r.stdout.strip()
-
-
-def wait_for(fn, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        last = fn()
-        if last:
-            return last
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.05)
 
 
 def sandbox(stack, method, path, body=None, status=None):

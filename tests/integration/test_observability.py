@@ -1,7 +1,6 @@
 """Metrics, stats and support (spec/API.md §10-12, CLARIFICATIONS §8): the documented
 JSON shapes and Prometheus text, checked by Debian's promtool, and a real Prometheus
 server scraping the stack with the example configuration in docs/prometheus.yml."""
-import json
 import os
 import re
 import shutil
@@ -9,12 +8,11 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import time
 
 import pytest
 import requests
 
-from stack import REPO, free_ports
+from stack import REPO, free_ports, wait_for
 from test_users import STRONG, err
 
 PROMTOOL = "/usr/bin/promtool"
@@ -53,16 +51,6 @@ GATEWAY_STATES = {"uninitialized", "unregistered", "connecting", "connected", "d
 
 
 # ---- helpers -------------------------------------------------------------------------
-
-def wait_for(fn, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        last = fn()
-        if last:
-            return last
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.2)
-
 
 def check_metric_shape(name, m):
     assert m["type"] in ("counter", "gauge", "histogram"), (name, m)

@@ -5,16 +5,7 @@ import subprocess
 import time
 
 from test_users import err
-
-
-def wait_for(fn, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        last = fn()
-        if last:
-            return last
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.1)
+from stack import wait_for
 
 
 def test_coreapp_killed_then_back_without_webapp_restart(api, stack):

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from sandbox_client import Sandbox, register
+from stack import wait_for
 
 BIZ = "16315550100"
 
@@ -24,16 +25,6 @@ def admin(api, sbm):
         register(api, sbm)
         sbm.registered = True
     return api
-
-
-def wait_for(fn, timeout=5):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        assert time.monotonic() < deadline, "condition not met in %d s" % timeout
-        time.sleep(0.05)
 
 
 def received(sb, wa_id):

@@ -18,6 +18,7 @@ import pytest
 
 from hookrecv import Pki, Receiver
 from sandbox_client import Sandbox, register
+from stack import wait_for
 
 SETTINGS = "/v1/settings/application"
 CC, NUMBER = "1", "6315550100"
@@ -101,16 +102,6 @@ def psql(stack, sql):
     return r.stdout.strip()
 
 
-def wait_until(fn, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.03)
-
-
 def callbacks(rx):
     """Every body the receiver answered 200, parsed (cached on the hit)."""
     with rx.cond:
@@ -125,7 +116,7 @@ def callbacks(rx):
 
 def wait_callbacks(rx, pred, n=1, timeout=10, what="callbacks"):
     """Waits until n callbacks satisfy pred; returns them."""
-    return wait_until(lambda: (lambda got: got if len(got) >= n else None)(
+    return wait_for(lambda: (lambda got: got if len(got) >= n else None)(
         [b for b in callbacks(rx) if pred(b)]), timeout, what)
 
 
@@ -146,7 +137,7 @@ def wait_statuses(rx, msg_id, want, timeout=10):
     def got():
         st = statuses(rx, msg_id)
         return st if {s["status"] for s in st} >= set(want) else None
-    items = wait_until(got, timeout, "%s statuses of %s" % (want, msg_id))
+    items = wait_for(got, timeout, "%s statuses of %s" % (want, msg_id))
     by = {}
     for s in items:
         assert s["status"] not in by, "status %s twice: %s" % (s["status"], items)
@@ -161,7 +152,7 @@ def status_bodies(rx, msg_id):
 
 def settle(stack, rx, timeout=10):
     """Until every queued callback is delivered (nothing left in wa_callbacks)."""
-    wait_until(lambda: psql(stack, "SELECT count(*) FROM wa_callbacks") == "0", timeout,
+    wait_for(lambda: psql(stack, "SELECT count(*) FROM wa_callbacks") == "0", timeout,
                "the callback queue to drain")
 
 
@@ -200,7 +191,7 @@ def msg_row(stack, msg_id):
 def test_every_inbound_type_in_the_documented_shape(admin, sb, rx, stack):
     customer_send(sb, KERRY, {"type": "text", "text": {"body": "hi"}})     # opens the window
     ours = send(admin, text(KERRY, "Pick one"))          # what the replies below refer to
-    wait_until(lambda: msg_row(stack, ours) == "delivered", 10, "our message delivered")
+    wait_for(lambda: msg_row(stack, ours) == "delivered", 10, "our message delivered")
 
     jpeg, ogg, pdf = b"\xff\xd8\xff\xe0fake jpeg", b"OggS fake opus", b"%PDF-1.4 fake"
     mp3, mp4, webp = b"ID3 fake mp3", b"\x00\x00\x00\x18ftypmp42", b"RIFF\x00\x00\x00\x00WEBP"
@@ -454,9 +445,9 @@ def walk(admin, sb, stack, rx, body_text):
     """Sends one message, lets the customer read it, and waits until its statuses
     are recorded and every queued callback delivered. Returns the statuses posted."""
     m = send(admin, text(JANE, body_text))
-    wait_until(lambda: msg_row(stack, m) == "delivered", 10, "delivered")
+    wait_for(lambda: msg_row(stack, m) == "delivered", 10, "delivered")
     assert sb.post("/customers/%s/read" % JANE, {"id": m}).status_code == 200
-    wait_until(lambda: msg_row(stack, m) == "read", 10, "read")
+    wait_for(lambda: msg_row(stack, m) == "read", 10, "read")
     settle(stack, rx)
     return sorted(s["status"] for s in statuses(rx, m))
 
@@ -502,7 +493,7 @@ def test_user_identity_changed(admin, sb, rx, stack):
     sb.customer(who, "Ivy")
     # off by default: the identity is recorded (unacknowledged), nobody is called
     quiet = sb.post("/customers/%s/identity" % who).json()["hash"]
-    wait_until(lambda: identity_row(stack, who) == quiet + "|f", 10, "the identity recorded")
+    wait_for(lambda: identity_row(stack, who) == quiet + "|f", 10, "the identity recorded")
     settle(stack, rx)
     assert system_cbs(rx, who, "user_identity_changed") == []
 
@@ -554,7 +545,7 @@ def test_user_changed_number(admin, sb, rx, stack):
     patch(admin, {"notify_user_change_number": False})
     r = sb.post("/customers/%s/change-number" % new, {"new_wa_id": old})
     assert r.status_code == 200, r.text
-    wait_until(lambda: psql(stack, "SELECT count(*) FROM messages WHERE type = 'system'"
+    wait_for(lambda: psql(stack, "SELECT count(*) FROM messages WHERE type = 'system'"
                                    " AND peer = '%s'" % new) == "1", 10, "the notification stored")
     settle(stack, rx)
     assert system_cbs(rx, new, "user_changed_number") == []
