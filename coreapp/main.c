@@ -1,6 +1,5 @@
 /* main.c - wa-coreapp: configuration, start-up, the event loop, shutdown. */
 #include <event2/event.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +7,7 @@
 #include "common/config.h"
 #include "common/db.h"
 #include "common/log.h"
-#include "common/sdnotify.h"
+#include "common/daemon.h"
 #include "coreapp/coreapp.h"
 #include "coreapp/dispatch.h"
 #include "coreapp/health.h"
@@ -52,13 +51,12 @@ static const struct cfg_key coreapp_keys[] = {
 #define NKEYS (sizeof(coreapp_keys) / sizeof(coreapp_keys[0]))
 
 static void
-signal_cb(evutil_socket_t sig, short what, void *arg)
+stop_cb(int sig, void *arg)
 {
     struct coreapp *app = arg;
     struct timeval  grace = { 1, 0 };
 
-    (void) what;
-    log_info(NULL, "shutdown", "signal=%d", (int) sig);
+    (void) sig;
     event_base_loopexit(app->base, &grace);
 }
 
@@ -66,26 +64,17 @@ int
 main(int argc, char **argv)
 {
     struct coreapp  app;
-    struct event   *sigterm = NULL, *sigint = NULL;
-    struct sdnotify *sd = NULL;
-    enum log_level  lvl = LOG_INFO;
+    struct daemon  *d = NULL;
     struct timeval  tv;
     char           *ci;
     int             rc;
 
     memset(&app, 0, sizeof(app));
-    rc = cfg_main_args(argc, argv, "wa-coreapp",
-                       "The messaging core of the WhatsApp Business On-Premises API.",
-                       coreapp_keys, NKEYS, &app.cfg);
+    rc = daemon_configure(argc, argv, "coreapp",
+                          "The messaging core of the WhatsApp Business On-Premises API.",
+                          coreapp_keys, NKEYS, &app.cfg, &app.cfg.log_level);
     if (rc >= 0)
         return rc;
-    if (log_level_parse(app.cfg.log_level, &lvl) != 0) {
-        fprintf(stderr, "wa-coreapp: bad configuration: WA_LOG_LEVEL: unknown level \"%s\"\n",
-                app.cfg.log_level);
-        return 1;
-    }
-    log_init("coreapp", lvl);
-    signal(SIGPIPE, SIG_IGN);
     gettimeofday(&tv, NULL);
     app.started_ms = (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
     rc = 1;
@@ -111,21 +100,12 @@ main(int argc, char **argv)
     backup_init(&app);
     stickerpacks_init(&app);
     messages_init(&app);
-    sigterm = evsignal_new(app.base, SIGTERM, signal_cb, &app);
-    sigint = evsignal_new(app.base, SIGINT, signal_cb, &app);
-    evsignal_add(sigterm, NULL);
-    evsignal_add(sigint, NULL);
-    sd = sdnotify_ready(app.base);
+    d = daemon_serve(app.base, stop_cb, &app);
     log_info(NULL, "started", "endpoint=%s", app.cfg.endpoint);
     event_base_dispatch(app.base);
-    sdnotify_stopping(sd);
-    sd = NULL;
     rc = 0;
 done:
-    if (sigterm)
-        event_free(sigterm);
-    if (sigint)
-        event_free(sigint);
+    daemon_free(d);
     messages_free(app.messages);    /* before dispatch: answers what it holds */
     profile_settings_free(app.profile); /* before gateway: its push lets go of it */
     gateway_free(app.gw);           /* runs unanswered requests' callbacks: before dispatch */

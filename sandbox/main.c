@@ -1,13 +1,13 @@
 /* main.c - wa-sandbox: configuration, start-up, the event loop, shutdown. */
 #include <errno.h>
 #include <event2/event.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include "common/config.h"
+#include "common/daemon.h"
 #include "common/log.h"
 #include "sandbox/control.h"
 #include "sandbox/link.h"
@@ -35,12 +35,11 @@ sandbox_now_ms(void)
 }
 
 static void
-signal_cb(evutil_socket_t sig, short what, void *arg)
+stop_cb(int sig, void *arg)
 {
     struct sandbox *sb = arg;
 
-    (void) what;
-    log_info(NULL, "shutdown", "signal=%d", (int) sig);
+    (void) sig;
     event_base_loopbreak(sb->base);
 }
 
@@ -70,23 +69,15 @@ int
 main(int argc, char **argv)
 {
     struct sandbox  sb;
-    struct event   *sigterm = NULL, *sigint = NULL;
-    enum log_level  lvl = LOG_INFO;
+    struct daemon  *d = NULL;
     int             rc;
 
     memset(&sb, 0, sizeof(sb));
-    rc = cfg_main_args(argc, argv, "wa-sandbox",
-                       "The sandbox network: a stand-in for WhatsApp's servers (spec/SANDBOX.md).",
-                       sandbox_keys, NKEYS, &sb.cfg);
+    rc = daemon_configure(argc, argv, "sandbox",
+                          "The sandbox network: a stand-in for WhatsApp's servers (spec/SANDBOX.md).",
+                          sandbox_keys, NKEYS, &sb.cfg, &sb.cfg.log_level);
     if (rc >= 0)
         return rc;
-    if (log_level_parse(sb.cfg.log_level, &lvl) != 0) {
-        fprintf(stderr, "wa-sandbox: bad configuration: WA_LOG_LEVEL: unknown level \"%s\"\n",
-                sb.cfg.log_level);
-        return 1;
-    }
-    log_init("sandbox", lvl);
-    signal(SIGPIPE, SIG_IGN);
     rc = 1;
     if (make_dirs(sb.cfg.state_dir) != 0)
         goto done;
@@ -99,19 +90,13 @@ main(int argc, char **argv)
         goto done;
     if ((sb.control = control_new(sb.base, sb.cfg.control, sb.net)) == NULL)
         goto done;
-    sigterm = evsignal_new(sb.base, SIGTERM, signal_cb, &sb);
-    sigint = evsignal_new(sb.base, SIGINT, signal_cb, &sb);
-    evsignal_add(sigterm, NULL);
-    evsignal_add(sigint, NULL);
+    d = daemon_serve(sb.base, stop_cb, &sb);
     log_info(NULL, "started", "endpoint=%s control=%s state_dir=%s", sb.cfg.endpoint,
              sb.cfg.control, sb.cfg.state_dir);
     event_base_dispatch(sb.base);
     rc = 0;
 done:
-    if (sigterm)
-        event_free(sigterm);
-    if (sigint)
-        event_free(sigint);
+    daemon_free(d);
     control_free(sb.control);
     link_free(sb.link);
     network_free(sb.net);

@@ -2,7 +2,6 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <openssl/rand.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +9,7 @@
 #include "common/config.h"
 #include "common/db.h"
 #include "common/log.h"
-#include "common/sdnotify.h"
+#include "common/daemon.h"
 #include "common/xalloc.h"
 #include "webapp/auth.h"
 #include "webapp/http_server.h"
@@ -150,14 +149,13 @@ done:
 }
 
 static void
-signal_cb(evutil_socket_t sig, short what, void *arg)
+stop_cb(int sig, void *arg)
 {
     struct webapp *app = arg;
     struct timeval grace = { 2, 0 };
 
-    (void) what;
-    log_info(NULL, "shutdown", "signal=%d inflight=%u", (int) sig,
-             http_server_inflight(app->http));
+    (void) sig;
+    log_info(NULL, "draining", "inflight=%u", http_server_inflight(app->http));
     /* stop taking connections; give in-flight requests a moment to finish */
     http_server_stop_listening(app->http);
     event_base_loopexit(app->base, &grace);
@@ -167,24 +165,15 @@ int
 main(int argc, char **argv)
 {
     struct webapp  app;
-    struct event  *sigterm = NULL, *sigint = NULL;
-    struct sdnotify *sd = NULL;
-    enum log_level lvl = LOG_INFO;
+    struct daemon *d = NULL;
     int            rc;
 
     memset(&app, 0, sizeof(app));
-    rc = cfg_main_args(argc, argv, "wa-webapp",
-                       "The HTTPS REST API (/v1/...) of the WhatsApp Business On-Premises API.",
-                       webapp_keys, NKEYS, &app.cfg);
+    rc = daemon_configure(argc, argv, "webapp",
+                          "The HTTPS REST API (/v1/...) of the WhatsApp Business On-Premises API.",
+                          webapp_keys, NKEYS, &app.cfg, &app.cfg.log_level);
     if (rc >= 0)
         return rc;
-    if (log_level_parse(app.cfg.log_level, &lvl) != 0) {
-        fprintf(stderr, "wa-webapp: bad configuration: WA_LOG_LEVEL: unknown level \"%s\"\n",
-                app.cfg.log_level);
-        return 1;
-    }
-    log_init("webapp", lvl);
-    signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
     rc = 1;
     app.started_ms = webapp_now_ms();
@@ -215,22 +204,13 @@ main(int argc, char **argv)
     if (app.http == NULL)
         goto done;
     metrics_attach(&app);
-    sigterm = evsignal_new(app.base, SIGTERM, signal_cb, &app);
-    sigint = evsignal_new(app.base, SIGINT, signal_cb, &app);
-    evsignal_add(sigterm, NULL);
-    evsignal_add(sigint, NULL);
-    sd = sdnotify_ready(app.base);
+    d = daemon_serve(app.base, stop_cb, &app);
     log_info(NULL, "started", "url=https://%s:%ld coreapp=%s api_key=%s", app.cfg.host,
              app.cfg.port, app.cfg.coreapp_endpoint, app.cfg.api_key ? "set" : "unset");
     event_base_dispatch(app.base);
-    sdnotify_stopping(sd);
-    sd = NULL;
     rc = 0;
 done:
-    if (sigterm)
-        event_free(sigterm);
-    if (sigint)
-        event_free(sigint);
+    daemon_free(d);
     http_server_free(app.http);
     metrics_free(app.metrics);
     proxy_free(app.proxy);

@@ -125,3 +125,25 @@ def test_systemd_notify_ready_and_watchdog(stack, tmp_path):
         if not stack.running("coreapp"):
             stack.start("coreapp")
         stack.wait_ready()
+
+
+def test_sandbox_speaks_systemd_notify_too(stack, tmp_path):
+    """wa-sandbox.service is Type=notify as well."""
+    import socket
+    if not stack.has("sandbox"):
+        return
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    stack.stop("sandbox")
+    try:
+        stack.start("sandbox", env={"NOTIFY_SOCKET": path})
+        assert sock.recv(256).decode() == "READY=1"
+        assert stack.stop("sandbox") == 0
+        assert sock.recv(256).decode() == "STOPPING=1"
+    finally:
+        sock.close()
+        if not stack.running("sandbox"):
+            stack.start("sandbox")
+        stack.wait_ready()
