@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "common/db.h"
 #include "common/envelope.h"
+#include "common/facts.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "coreapp/coreapp.h"
@@ -32,34 +33,6 @@ now_ms(void)
 
     gettimeofday(&tv, NULL);
     return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-/* "2026-11-25T18:00:00Z" */
-static json_t *
-iso_time(int64_t ms)
-{
-    time_t    t = (time_t) (ms / 1000);
-    struct tm tm;
-    char      buf[32];
-
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(buf);
-}
-
-static json_t *
-recent_errors(void)
-{
-    char  (*lines)[LOG_RECENT_LEN] = xmalloc(LOG_RECENT_MAX * sizeof(*lines));
-    size_t  n = log_recent(lines, LOG_RECENT_MAX);
-    json_t *arr = json_array();
-
-    for (size_t i = 0; i < n; i++) {
-        json_t *s = json_string(lines[i]);        /* NULL if cut inside a UTF-8 sequence */
-        json_array_append_new(arr, s ? s : json_string("(line not valid UTF-8)"));
-    }
-    free(lines);
-    return arr;
 }
 
 /* Only these account fields are shown: the row also holds key material. */
@@ -121,11 +94,11 @@ support_cb(const struct db_result *res, enum err_code err, void *arg)
     gethostname(host, sizeof(host) - 1);
     core = json_pack("{s:s, s:i, s:o, s:I, s:{s:s, s:s, s:s}, s:o}",
                      "node", host, "pid", (int) getpid(),
-                     "started_at", iso_time(app->started_ms),
+                     "started_at", facts_iso_time(app->started_ms),
                      "uptime_s", (json_int_t) ((now_ms() - app->started_ms) / 1000),
                      "libraries", "libevent", event_get_version(),
                      "jansson", JANSSON_VERSION, "openssl", OpenSSL_version(OPENSSL_VERSION),
-                     "recent_errors", recent_errors());
+                     "recent_errors", facts_recent_errors());
     out = json_pack("{s:s, s:o, s:o, s:o}", "version", WA_VERSION, "coreapp", core,
                     "database", db,
                     "registration", registration(err == ERR_OK ? db_result_get(res, 0, 2)

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "common/envelope.h"
+#include "common/facts.h"
 #include "common/log.h"
 #include "common/wire.h"
 #include "common/xalloc.h"
@@ -21,33 +22,6 @@ struct support_call {
 };
 
 static json_t *
-iso_time(int64_t ms)
-{
-    time_t    t = (time_t) (ms / 1000);
-    struct tm tm;
-    char      buf[32];
-
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(buf);
-}
-
-static json_t *
-recent_errors(void)
-{
-    char  (*lines)[LOG_RECENT_LEN] = xmalloc(LOG_RECENT_MAX * sizeof(*lines));
-    size_t  n = log_recent(lines, LOG_RECENT_MAX);
-    json_t *arr = json_array();
-
-    for (size_t i = 0; i < n; i++) {
-        json_t *s = json_string(lines[i]);        /* NULL if cut inside a UTF-8 sequence */
-        json_array_append_new(arr, s ? s : json_string("(line not valid UTF-8)"));
-    }
-    free(lines);
-    return arr;
-}
-
-static json_t *
 webapp_facts(struct webapp *app)
 {
     struct http_conn_stats cs;
@@ -56,7 +30,7 @@ webapp_facts(struct webapp *app)
     return json_pack("{s:s, s:i, s:o, s:I, s:{s:s, s:s, s:s}, s:b, s:I, s:I, s:I, s:o}",
                      "node", app->metrics ? metrics_node(app->metrics) : "",
                      "pid", (int) getpid(),
-                     "started_at", iso_time(app->started_ms),
+                     "started_at", facts_iso_time(app->started_ms),
                      "uptime_s", (json_int_t) ((webapp_now_ms() - app->started_ms) / 1000),
                      "libraries", "libevent", event_get_version(), "jansson", JANSSON_VERSION,
                      "openssl", OpenSSL_version(OPENSSL_VERSION),
@@ -64,7 +38,7 @@ webapp_facts(struct webapp *app)
                      "connections_open", (json_int_t) cs.open,
                      "requests_in_flight", (json_int_t) http_server_inflight(app->http),
                      "coreapp_requests_in_flight", (json_int_t) proxy_inflight(app->proxy),
-                     "recent_errors", recent_errors());
+                     "recent_errors", facts_recent_errors());
 }
 
 static void
