@@ -21,6 +21,7 @@ struct core_req {
     size_t               blob_len;
     void                *identity;   /* ROUTER routing id, owned */
     size_t               identity_len;
+    void                *ctx;        /* the handler's, for its callbacks */
     int64_t              received_us; /* monotonic, when the request arrived */
 };
 

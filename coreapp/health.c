@@ -23,6 +23,7 @@ static void
 health_cb(const struct db_result *res, enum err_code err, void *arg)
 {
     struct core_req *req = arg;
+    struct coreapp  *app = req->ctx;
 
     (void) res;
     if (err != ERR_OK) {
@@ -30,7 +31,7 @@ health_cb(const struct db_result *res, enum err_code err, void *arg)
         return;
     }
     core_reply(req, 200, json_pack("{s:{s:s}}", "health", "gateway_status",
-                                   json_string_value(json_object_get(req->w.params, "_gateway"))));
+                                   gateway_status_name(app->gateway)));
 }
 
 /* A round trip to PostgreSQL, so health tells the truth during an outage. */
@@ -39,7 +40,7 @@ health_handle(struct core_req *req, void *arg)
 {
     struct coreapp *app = arg;
 
-    json_object_set_new(req->w.params, "_gateway", json_string(gateway_status_name(app->gateway)));
+    req->ctx = app;
     db_query(app->db, "SELECT 1", 0, NULL, health_cb, req);
 }
 
