@@ -16,5 +16,8 @@ json_t *envelope_ok(json_t *payload);
 json_t *envelope_error(enum err_code e, const char *details);
 /* Compact JSON text of env (borrowed); caller frees with free(). */
 char *envelope_dump(const json_t *env, size_t *len);
+/* The text of envelope_ok(payload) (payload taken), written without building
+ * the envelope object when payload has no "meta" of its own. */
+char *envelope_ok_text(json_t *payload, size_t *len);
 
 #endif /* COMMON_ENVELOPE_H */

@@ -1,5 +1,6 @@
 /* netproto.c - frames of the network link (see netproto.h). */
 #include <string.h>
+#include "common/jsonbuf.h"
 #include "common/netproto.h"
 #include "common/xalloc.h"
 
@@ -12,18 +13,13 @@ netproto_new(const char *type)
 char *
 netproto_encode(const json_t *j, size_t *len)
 {
-    char *s = json_dumps(j, JSON_COMPACT);
-
-    if (s == NULL)
-        xalloc_die(0);
-    *len = strlen(s);
-    return s;
+    return jbuf_dumps(j, len);
 }
 
 json_t *
 netproto_decode(const void *buf, size_t len, const char **why)
 {
-    json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *j = jbuf_loadb(buf, len, JSON_REJECT_DUPLICATES);
 
     *why = NULL;
     if (j == NULL || !json_is_object(j)) {

@@ -17,6 +17,10 @@
  * Requests carry "rid" (string chosen by the client); their answer is
  *   {"v":1,"t":"result","rid":"..","ok":true, ...result fields...}
  *   {"v":1,"t":"result","rid":"..","ok":false,"error":"<name>","details":".."}
+ * BATCH. {"v":1,"t":"batch","frames":[<frame>,...]} carries several frames
+ * in one ZeroMQ message; the receiver handles them in order as if each had
+ * come alone. The network sends what one loop turn produced this way (one
+ * encryption, one wake-up for a burst of status events instead of one each).
  *
  * SESSION. Before "hello" a connection may only send "register"/"verify"
  * (and "ping"); anything else gets {"t":"error","error":"not_authenticated"},
@@ -46,6 +50,7 @@
  *             status events; duplicates of a known id are ignored)
  *   read      {"id"}          the business read the inbound message id
  *   event_ack {"eid"}         the client has durably handled event eid
+ *             {"eids":[...]}  ... or each of these (one frame for a batch)
  *
  * NETWORK -> CLIENT (events; each has "eid", unique per network)
  *   status    {"eid","status":{"id","status","recipient_id","timestamp",

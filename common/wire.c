@@ -1,5 +1,7 @@
 /* wire.c - JSON headers of the webapp<->coreapp frames. */
+#include <stdbool.h>
 #include <string.h>
+#include "common/jsonbuf.h"
 #include "common/wire.h"
 #include "common/xalloc.h"
 
@@ -27,48 +29,75 @@ wire_cmd_parse(const char *name, enum wire_cmd *out)
     return -1;
 }
 
-static char *
-dump_or_die(json_t *j, size_t *len)
+/* The encoders write the JSON text directly (no intermediate object): the
+ * same members json_pack() used to produce, optional ones left out. */
+static void
+member_str(struct jbuf *b, const char *name, const char *v)
 {
-    char *s = json_dumps(j, JSON_COMPACT);
-
-    json_decref(j);
-    if (s == NULL)
-        xalloc_die(0);
-    if (len)
-        *len = strlen(s);
-    return s;
+    jbuf_addc(b, ',');
+    jbuf_str(b, name, strlen(name));
+    jbuf_addc(b, ':');
+    jbuf_str(b, v, strlen(v));
 }
 
 char *
 wire_request_encode(const struct wire_request *r, size_t *len)
 {
-    json_t *j = json_pack("{s:i, s:s, s:s, s:I, s:{s:s*, s:s*}, s:O*, s:O*}",
-                          "v", WIRE_VERSION, "rid", r->rid, "cmd", wire_cmd_name(r->cmd),
-                          "deadline", (json_int_t) r->deadline_ms,
-                          "caller", "user", r->user, "role", r->role,
-                          "params", r->params, "body", r->body);
+    struct jbuf b = JBUF_INIT;
 
-    if (r->content_type)
-        json_object_set_new(j, "content_type", json_string(r->content_type));
-    return dump_or_die(j, len);
+    jbuf_adds(&b, "{\"v\":");
+    jbuf_int(&b, WIRE_VERSION);
+    member_str(&b, "rid", r->rid);
+    member_str(&b, "cmd", wire_cmd_name(r->cmd));
+    jbuf_adds(&b, ",\"deadline\":");
+    jbuf_int(&b, (long long) r->deadline_ms);
+    jbuf_adds(&b, ",\"caller\":{");
+    if (r->user != NULL) {
+        jbuf_adds(&b, "\"user\":");
+        jbuf_str(&b, r->user, strlen(r->user));
+    }
+    if (r->role != NULL) {
+        jbuf_adds(&b, r->user != NULL ? ",\"role\":" : "\"role\":");
+        jbuf_str(&b, r->role, strlen(r->role));
+    }
+    jbuf_addc(&b, '}');
+    if (r->params != NULL) {
+        jbuf_adds(&b, ",\"params\":");
+        jbuf_json(&b, r->params);
+    }
+    if (r->body != NULL) {
+        jbuf_adds(&b, ",\"body\":");
+        jbuf_json(&b, r->body);
+    }
+    /* json_string() refused invalid UTF-8, and the member was left out */
+    if (r->content_type != NULL && jbuf_utf8_valid(r->content_type, strlen(r->content_type)))
+        member_str(&b, "content_type", r->content_type);
+    jbuf_addc(&b, '}');
+    return jbuf_take(&b, len);
 }
 
 char *
 wire_reply_encode(const struct wire_reply *r, size_t *len)
 {
-    json_t *j = json_pack("{s:i, s:s, s:i}", "v", WIRE_VERSION, "rid", r->rid,
-                          "status", r->status);
+    struct jbuf b = JBUF_INIT;
 
+    jbuf_adds(&b, "{\"v\":");
+    jbuf_int(&b, WIRE_VERSION);
+    member_str(&b, "rid", r->rid);
+    jbuf_adds(&b, ",\"status\":");
+    jbuf_int(&b, r->status);
     if (r->error != ERR_OK)
-        json_object_set_new(j, "error", json_string(err_name(r->error)));
-    if (r->details)
-        json_object_set_new(j, "details", json_string(r->details));
-    if (r->body)
-        json_object_set(j, "body", r->body);
-    if (r->content_type)
-        json_object_set_new(j, "content_type", json_string(r->content_type));
-    return dump_or_die(j, len);
+        member_str(&b, "error", err_name(r->error));
+    if (r->details != NULL && jbuf_utf8_valid(r->details, strlen(r->details)))
+        member_str(&b, "details", r->details);
+    if (r->body != NULL) {
+        jbuf_adds(&b, ",\"body\":");
+        jbuf_json(&b, r->body);
+    }
+    if (r->content_type != NULL && jbuf_utf8_valid(r->content_type, strlen(r->content_type)))
+        member_str(&b, "content_type", r->content_type);
+    jbuf_addc(&b, '}');
+    return jbuf_take(&b, len);
 }
 
 static char *
@@ -77,24 +106,58 @@ opt_strdup(const char *s)
     return s ? xstrdup(s) : NULL;
 }
 
+/* Member name of object j: NULL when absent; *bad set when present with the
+ * wrong type (what json_unpack's "s?:s" / "s?:I" refused). */
+static const char *
+opt_string(const json_t *j, const char *name, bool *bad)
+{
+    json_t *v = json_object_get(j, name);
+
+    if (v != NULL && !json_is_string(v))
+        *bad = true;
+    return json_string_value(v);
+}
+
+static json_int_t
+opt_integer(const json_t *j, const char *name, bool *bad)
+{
+    json_t *v = json_object_get(j, name);
+
+    if (v != NULL && !json_is_integer(v))
+        *bad = true;
+    return json_integer_value(v);
+}
+
 int
 wire_request_decode(const char *buf, size_t len, struct wire_request *out)
 {
-    json_t     *j = json_loadb(buf, len, 0, NULL);
-    const char *rid = NULL, *cmd = NULL, *user = NULL, *role = NULL, *ct = NULL;
-    json_int_t  v = 0, deadline = 0;
-    json_t     *params = NULL, *body = NULL;
+    json_t     *j = jbuf_loadb(buf, len, 0), *caller, *params, *body;
+    const char *rid, *cmd, *user = NULL, *role = NULL, *ct;
+    json_int_t  deadline;
+    bool        bad = false;
     int         rc = -1;
 
     memset(out, 0, sizeof(*out));
     if (j == NULL)
         return -1;
-    if (json_unpack(j, "{s:I, s:s, s:s, s?:I, s?:{s?:s, s?:s}, s?:o, s?:o, s?:s}",
-                    "v", &v, "rid", &rid, "cmd", &cmd, "deadline", &deadline,
-                    "caller", "user", &user, "role", &role, "params", &params,
-                    "body", &body, "content_type", &ct) != 0)
+    if (!json_is_object(j) || !json_is_integer(json_object_get(j, "v")))
         goto done;
-    if (v != WIRE_VERSION || strlen(rid) > WIRE_RID_LEN || wire_cmd_parse(cmd, &out->cmd) != 0)
+    rid = json_string_value(json_object_get(j, "rid"));
+    cmd = json_string_value(json_object_get(j, "cmd"));
+    deadline = opt_integer(j, "deadline", &bad);
+    if ((caller = json_object_get(j, "caller")) != NULL) {
+        if (!json_is_object(caller))
+            goto done;
+        user = opt_string(caller, "user", &bad);
+        role = opt_string(caller, "role", &bad);
+    }
+    params = json_object_get(j, "params");
+    body = json_object_get(j, "body");
+    ct = opt_string(j, "content_type", &bad);
+    if (bad || rid == NULL || cmd == NULL)
+        goto done;
+    if (json_integer_value(json_object_get(j, "v")) != WIRE_VERSION ||
+        strlen(rid) > WIRE_RID_LEN || wire_cmd_parse(cmd, &out->cmd) != 0)
         goto done;
     if (params != NULL && !json_is_object(params))
         goto done;
@@ -114,26 +177,33 @@ done:
 int
 wire_reply_decode(const char *buf, size_t len, struct wire_reply *out)
 {
-    json_t     *j = json_loadb(buf, len, 0, NULL);
-    const char *rid = NULL, *error = NULL, *details = NULL, *ct = NULL;
-    json_int_t  v = 0, status = 0;
-    json_t     *body = NULL;
+    json_t     *j = jbuf_loadb(buf, len, 0);
+    const char *rid, *error, *details, *ct;
+    json_int_t  status;
+    bool        bad = false;
     int         rc = -1;
 
     memset(out, 0, sizeof(*out));
     if (j == NULL)
         return -1;
-    if (json_unpack(j, "{s:I, s:s, s:I, s?:s, s?:s, s?:o, s?:s}", "v", &v, "rid", &rid,
-                    "status", &status, "error", &error, "details", &details,
-                    "body", &body, "content_type", &ct) != 0)
+    if (!json_is_object(j) || !json_is_integer(json_object_get(j, "v")) ||
+        !json_is_integer(json_object_get(j, "status")))
         goto done;
-    if (v != WIRE_VERSION || strlen(rid) > WIRE_RID_LEN || status < 100 || status > 599)
+    rid = json_string_value(json_object_get(j, "rid"));
+    status = json_integer_value(json_object_get(j, "status"));
+    error = opt_string(j, "error", &bad);
+    details = opt_string(j, "details", &bad);
+    ct = opt_string(j, "content_type", &bad);
+    if (bad || rid == NULL)
+        goto done;
+    if (json_integer_value(json_object_get(j, "v")) != WIRE_VERSION ||
+        strlen(rid) > WIRE_RID_LEN || status < 100 || status > 599)
         goto done;
     strcpy(out->rid, rid);
     out->status = (int) status;
     out->error = error ? err_from_name(error) : ERR_OK;
     out->details = opt_strdup(details);
-    out->body = body ? json_incref(body) : NULL;
+    out->body = json_object_get(j, "body") ? json_incref(json_object_get(j, "body")) : NULL;
     out->content_type = opt_strdup(ct);
     rc = 0;
 done:

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <zmq.h>
+#include "common/jsonbuf.h"
 #include "common/log.h"
 #include "common/netproto.h"
 #include "common/xalloc.h"
@@ -57,6 +58,8 @@ struct gateway {
     unsigned long long next_rid;
     struct gw_request *reqs;
     struct gw_out     *outs, *outs_last, *unsent;
+    struct event      *outs_ev;       /* sends what this turn queued */
+    struct jbuf        scratch;       /* a batch being built */
     struct gw_out    **out_hash;
     size_t             out_buckets, nouts;
     struct {
@@ -143,13 +146,48 @@ send_frame(struct gateway *gw, const json_t *frame)
     return rc;
 }
 
-/* Sends the queued messages that have not gone out on this link yet. */
+/* Sends the queued messages that have not gone out on this link yet, as
+ * netproto.h "batch" frames of up to OUT_BATCH_BYTES: a burst of sends costs
+ * the link one message, not one each. */
+#define OUT_BATCH_BYTES (256 * 1024)
+
 static void
 send_outs(struct gateway *gw)
 {
-    while (gw->link == LINK_UP && gw->unsent != NULL &&
-           send_raw(gw, gw->unsent->buf, gw->unsent->len) == 0)
-        gw->unsent = gw->unsent->next;
+    while (gw->link == LINK_UP && gw->unsent != NULL) {
+        struct gw_out *o = gw->unsent, *end = o->next;
+        size_t         bytes = o->len;
+        int            rc;
+
+        for (; end != NULL && bytes + end->len < OUT_BATCH_BYTES; end = end->next)
+            bytes += end->len + 1;
+        if (end == o->next) {
+            rc = send_raw(gw, o->buf, o->len);
+        } else {
+            jbuf_reset(&gw->scratch);
+            jbuf_adds(&gw->scratch, "{\"v\":");
+            jbuf_int(&gw->scratch, NETPROTO_VERSION);
+            jbuf_adds(&gw->scratch, ",\"t\":\"batch\",\"frames\":[");
+            for (struct gw_out *p = o; p != end; p = p->next) {
+                if (p != o)
+                    jbuf_addc(&gw->scratch, ',');
+                jbuf_add(&gw->scratch, p->buf, p->len);
+            }
+            jbuf_adds(&gw->scratch, "]}");
+            rc = send_raw(gw, gw->scratch.p, gw->scratch.len);
+        }
+        if (rc != 0)
+            return;
+        gw->unsent = end;
+    }
+}
+
+static void
+outs_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    send_outs(arg);
 }
 
 static void
@@ -529,7 +567,19 @@ readable_cb(evutil_socket_t fd, short what, void *arg)
             log_warn(NULL, "bad_network_frame", "reason=%s", why);
             continue;
         }
-        handle(gw, f);
+        if (strcmp(json_string_value(json_object_get(f, "t")), "batch") == 0) {
+            json_t *inner;
+            size_t  i;
+
+            json_array_foreach(json_object_get(f, "frames"), i, inner) {
+                if (gw->sock == NULL)
+                    break;                  /* the link was closed meanwhile */
+                if (json_is_string(json_object_get(inner, "t")))
+                    handle(gw, inner);
+            }
+        } else {
+            handle(gw, f);
+        }
         json_decref(f);
     }
 }
@@ -593,6 +643,7 @@ gateway_init(struct coreapp *app)
     gw->app = app;
     gw->zctx = zmq_ctx_new();
     gw->kick = event_new(app->base, -1, 0, kick_cb, gw);
+    gw->outs_ev = event_new(app->base, -1, 0, outs_cb, gw);
     gw->tick = event_new(app->base, -1, EV_PERSIST, tick_cb, gw);
     event_add(gw->tick, &tv);
     app->gw = gw;
@@ -611,7 +662,9 @@ gateway_free(struct gateway *gw)
         out_done(gw, gw->outs->id);
     free(gw->out_hash);
     event_free(gw->kick);
+    event_free(gw->outs_ev);
     event_free(gw->tick);
+    jbuf_free(&gw->scratch);
     zmq_ctx_term(gw->zctx);
     free(gw->wa_id);
     free(gw);
@@ -682,7 +735,7 @@ gateway_send_message(struct gateway *gw, const char *id, const char *to, const j
     gw->outs_last = o;
     if (gw->unsent == NULL)
         gw->unsent = o;
-    send_outs(gw);
+    event_active(gw->outs_ev, 0, 0);    /* with the rest of this turn's sends */
     return ERR_OK;
 }
 
@@ -702,6 +755,19 @@ gateway_on_event(struct gateway *gw, enum gateway_event_kind kind, gateway_event
 {
     gw->handlers[kind].cb = cb;
     gw->handlers[kind].arg = arg;
+}
+
+void
+gateway_events_done(struct gateway *gw, const json_t *eids)
+{
+    json_t *f;
+
+    if (gw->link != LINK_UP || json_array_size(eids) == 0)
+        return;                        /* the network will send them again; fine */
+    f = netproto_new("event_ack");
+    json_object_set(f, "eids", (json_t *) eids);
+    send_frame(gw, f);
+    json_decref(f);
 }
 
 void

@@ -103,6 +103,8 @@ void gateway_on_event(struct gateway *gw, enum gateway_event_kind kind, gateway_
                       void *arg);
 /* Confirms that the event eid was handled; the network forgets it. */
 void gateway_event_done(struct gateway *gw, const char *eid);
+/* The same for an array of eids (strings), in one frame. */
+void gateway_events_done(struct gateway *gw, const json_t *eids);
 /* Several link watchers may register (up to 8). */
 void gateway_on_link(struct gateway *gw, gateway_link_cb cb, void *arg);
 

@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <sys/time.h>
 #include "common/db.h"
+#include "common/jsonbuf.h"
 #include "common/log.h"
 #include "common/phone.h"
 #include "common/xalloc.h"
@@ -79,31 +80,6 @@ struct messages {
     char                    cc_for[PHONE_MAX_DIGITS + 1];
     struct messages_counts  counts;
 };
-
-/* A growing text buffer for the batch's JSON. */
-struct buf {
-    char   *p;
-    size_t  len, cap;
-};
-
-static void
-buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static int
-buf_dump_cb(const char *s, size_t n, void *arg)
-{
-    buf_add(arg, s, n);
-    return 0;
-}
 
 static int64_t
 now_ms(void)
@@ -208,18 +184,16 @@ flush(struct messages *m)
 {
     struct batch   *b = m->open;
     struct outmsg **pp;
-    struct buf      text = { NULL, 0, 0 };
+    struct jbuf     text = JBUF_INIT;
     int64_t         now = now_ms();
     const char     *param;
 
     if (b == NULL)
         return;
     m->open = NULL;
-    buf_add(&text, "[", 1);
+    jbuf_addc(&text, '[');
     for (pp = &b->head; *pp != NULL;) {
         struct outmsg *o = *pp;
-        char           head[160];
-        int            n;
 
         if (o->req->w.deadline_ms != 0 && o->req->w.deadline_ms < now) {
             *pp = o->next;
@@ -228,17 +202,19 @@ flush(struct messages *m)
             free(o);
             continue;
         }
-        n = snprintf(head, sizeof(head),
-                     "%s{\"i\":\"%s\",\"t\":\"%s\",\"g\":%s,\"y\":\"%s\",\"p\":",
-                     text.len > 1 ? "," : "", o->id, o->v.to, o->v.group ? "true" : "false",
-                     msg_type_name(o->v.type));
-        buf_add(&text, head, (size_t) n);
-        json_dump_callback(o->req->w.body, buf_dump_cb, &text, JSON_COMPACT);
-        buf_add(&text, "}", 1);
+        jbuf_adds(&text, text.len > 1 ? ",{\"i\":" : "{\"i\":");
+        jbuf_str(&text, o->id, strlen(o->id));
+        jbuf_adds(&text, ",\"t\":");
+        jbuf_str(&text, o->v.to, strlen(o->v.to));
+        jbuf_adds(&text, o->v.group ? ",\"g\":true,\"y\":" : ",\"g\":false,\"y\":");
+        jbuf_str(&text, msg_type_name(o->v.type), strlen(msg_type_name(o->v.type)));
+        jbuf_adds(&text, ",\"p\":");
+        jbuf_json(&text, o->req->w.body);
+        jbuf_addc(&text, '}');
         pp = &o->next;
     }
     b->tail = pp;
-    buf_add(&text, "]", 1);
+    jbuf_addc(&text, ']');
     if (b->n == 0) {
         batch_free(b);
     } else {
@@ -246,7 +222,7 @@ flush(struct messages *m)
         param = text.p;
         db_query_prepared(m->db, "insert", INSERT_SQL, 1, &param, inserted_cb, b);
     }
-    free(text.p);
+    jbuf_free(&text);
 }
 
 static void

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include "common/db.h"
+#include "common/jsonbuf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "coreapp/coreapp.h"
@@ -378,7 +379,7 @@ status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
         gateway_event_done(gw, eid);
         return;
     }
-    body = json_dumps(event, JSON_COMPACT);
+    body = jbuf_dumps(event, NULL);
     if (webhooks_enabled(s->app) &&
         settings_status_callback_wanted(settings_get(s->app), status)) {
         const char *item = body;
@@ -538,8 +539,7 @@ events_done_cb(const struct db_result *res, enum err_code err, void *arg)
             stats_add(s->app->stats, "in_message_persisted", NULL,
                       strtod(db_result_get(res, 0, 0), NULL));
         if (s->app->gw != NULL)
-            json_array_foreach(f->b.eids, i, v)
-                gateway_event_done(s->app->gw, json_string_value(v));
+            gateway_events_done(s->app->gw, f->b.eids);
     } else {
         /* keep them (before newer ones) and try again shortly */
         log_warn(NULL, "events_not_recorded", "kind=%s events=%zu reason=\"%s\"",
@@ -569,7 +569,7 @@ any_callback(const json_t *rows)
     json_t *r;
 
     json_array_foreach(rows, i, r)
-        if (json_object_get(r, "cb") != NULL)
+        if (json_is_string(json_object_get(r, "cb")))
             return true;
     return false;
 }
@@ -589,7 +589,7 @@ flush_kind(struct messages_sender *s, enum ev_kind kind)
     f->b = s->open[kind];
     evbatch_init(&s->open[kind]);
     s->in_flight[kind] = true;
-    text = json_dumps(f->b.rows, JSON_COMPACT);
+    text = jbuf_dumps(f->b.rows, NULL);
     p[0] = text;
     p[1] = webhook_kind_name(kind == EVK_STATUS ? WEBHOOK_STATUS_CHANGE : WEBHOOK_INBOUND_MESSAGE);
     if (kind == EVK_STATUS && !any_callback(f->b.rows))

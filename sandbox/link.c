@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
+#include "common/jsonbuf.h"
 #include "common/log.h"
 #include "common/netproto.h"
 #include "common/xalloc.h"
@@ -25,16 +26,17 @@ struct link_session {
     int64_t              last_ms;
 };
 
-struct held_frame {                  /* a frame queued by link_hold() */
-    struct held_frame   *next;
-    size_t               rid_len, len;
-    char                *buf;
-    unsigned char        rid[];      /* the session's routing id, copied: the
-                                        session may be swept before the release */
+/* A frame queued by link_hold(): its routing id (copied: the session may be
+ * swept before the release) and its bytes, both in link.held_data. */
+struct held_frame {
+    size_t rid_off, rid_len, off, len;
 };
 
 struct link {
-    struct held_frame   *held, **held_tail;
+    struct held_frame   *held;       /* frames queued while held, in order */
+    size_t               nheld, held_cap;
+    struct jbuf          held_data;
+    struct jbuf          scratch;    /* encoding of the frame being sent */
     int                  holds;
     struct event_base   *base;
     void                *zctx;
@@ -193,28 +195,37 @@ send_raw(struct link *l, const unsigned char *rid, size_t rid_len, const char *b
 }
 
 int
-link_send(struct link *l, struct link_session *s, const json_t *frame)
+link_send_raw(struct link *l, struct link_session *s, const char *buf, size_t len)
 {
-    size_t len;
-    char  *buf = netproto_encode(frame, &len);
-    int    rc = 0;
+    int rc;
 
     if (l->holds > 0) {
-        struct held_frame *h = xmalloc(sizeof(*h) + s->rid_len);
+        struct held_frame *h;
 
-        h->next = NULL;
+        if (l->nheld == l->held_cap) {
+            l->held_cap = l->held_cap ? l->held_cap * 2 : 256;
+            l->held = xrealloc(l->held, l->held_cap * sizeof(*l->held));
+        }
+        h = &l->held[l->nheld++];
+        h->rid_off = l->held_data.len;
         h->rid_len = s->rid_len;
-        memcpy(h->rid, s->rid, s->rid_len);
-        h->buf = buf;
+        jbuf_add(&l->held_data, (const char *) s->rid, s->rid_len);
+        h->off = l->held_data.len;
         h->len = len;
-        *l->held_tail = h;
-        l->held_tail = &h->next;
+        jbuf_add(&l->held_data, buf, len);
         return 0;
     }
     rc = send_raw(l, s->rid, s->rid_len, buf, len, s->wa_id);
-    free(buf);
     event_active(l->kick, EV_READ, 0);
     return rc;
+}
+
+int
+link_send(struct link *l, struct link_session *s, const json_t *frame)
+{
+    jbuf_reset(&l->scratch);
+    jbuf_json(&l->scratch, frame);
+    return link_send_raw(l, s, l->scratch.p, l->scratch.len);
 }
 
 void
@@ -223,20 +234,52 @@ link_hold(struct link *l)
     l->holds++;
 }
 
+static bool
+same_rid(const struct link *l, const struct held_frame *a, const struct held_frame *b)
+{
+    return a->rid_len == b->rid_len &&
+           memcmp(l->held_data.p + a->rid_off, l->held_data.p + b->rid_off, a->rid_len) == 0;
+}
+
+/* Sends the held frames in order; consecutive frames for one session go as
+ * netproto.h "batch" frames of up to BATCH_BYTES. */
+#define BATCH_BYTES (256 * 1024)
+
 void
 link_release(struct link *l)
 {
     if (l->holds == 0 || --l->holds > 0)
         return;
-    while (l->held != NULL) {
-        struct held_frame *h = l->held;
+    for (size_t i = 0, j; i < l->nheld; i = j) {
+        struct held_frame *h = &l->held[i];
+        size_t             bytes = h->len;
 
-        l->held = h->next;
-        send_raw(l, h->rid, h->rid_len, h->buf, h->len, NULL);
-        free(h->buf);
-        free(h);
+        for (j = i + 1; j < l->nheld && same_rid(l, h, &l->held[j]) &&
+                        bytes + l->held[j].len < BATCH_BYTES; j++)
+            bytes += l->held[j].len + 1;
+        if (j == i + 1) {
+            send_raw(l, (const unsigned char *) l->held_data.p + h->rid_off, h->rid_len,
+                     l->held_data.p + h->off, h->len, NULL);
+            continue;
+        }
+        jbuf_reset(&l->scratch);
+        jbuf_adds(&l->scratch, "{\"v\":");
+        jbuf_int(&l->scratch, NETPROTO_VERSION);
+        jbuf_adds(&l->scratch, ",\"t\":\"batch\",\"frames\":[");
+        for (size_t k = i; k < j; k++) {
+            if (k > i)
+                jbuf_addc(&l->scratch, ',');
+            jbuf_add(&l->scratch, l->held_data.p + l->held[k].off, l->held[k].len);
+        }
+        jbuf_adds(&l->scratch, "]}");
+        send_raw(l, (const unsigned char *) l->held_data.p + h->rid_off, h->rid_len,
+                 l->scratch.p, l->scratch.len, NULL);
     }
-    l->held_tail = &l->held;
+    l->nheld = 0;
+    jbuf_reset(&l->held_data);
+    /* a burst can leave a large buffer behind: keep memory bounded */
+    if (l->held_data.cap > (4u << 20))
+        jbuf_free(&l->held_data);
     event_active(l->kick, EV_READ, 0);
 }
 
@@ -246,6 +289,14 @@ link_send_to(struct link *l, const char *wa_id, const json_t *frame)
     struct link_session *s = online(l, wa_id);
 
     return s ? link_send(l, s, frame) : -1;
+}
+
+int
+link_send_raw_to(struct link *l, const char *wa_id, const char *buf, size_t len)
+{
+    struct link_session *s = online(l, wa_id);
+
+    return s ? link_send_raw(l, s, buf, len) : -1;
 }
 
 static void
@@ -278,7 +329,16 @@ handle_frame(struct link *l, zmq_msg_t *rid, zmq_msg_t *body)
         json_decref(err);
         return;
     }
-    l->cb(s, j, l->arg);
+    if (strcmp(json_string_value(json_object_get(j, "t")), "batch") == 0) {
+        json_t *inner;
+        size_t  i;
+
+        json_array_foreach(json_object_get(j, "frames"), i, inner)
+            if (json_is_string(json_object_get(inner, "t")))
+                l->cb(s, inner, l->arg);
+    } else {
+        l->cb(s, j, l->arg);
+    }
     json_decref(j);
 }
 
@@ -396,7 +456,6 @@ link_new(struct event_base *base, const char *endpoint, const char *state_dir,
     l->base = base;
     l->cb = cb;
     l->arg = arg;
-    l->held_tail = &l->held;
     if (load_keys(state_dir, pub, sec) != 0)
         goto fail;
     l->zctx = zmq_ctx_new();
@@ -435,13 +494,9 @@ link_free(struct link *l)
 {
     if (l == NULL)
         return;
-    while (l->held != NULL) {
-        struct held_frame *h = l->held;
-
-        l->held = h->next;
-        free(h->buf);
-        free(h);
-    }
+    free(l->held);
+    jbuf_free(&l->held_data);
+    jbuf_free(&l->scratch);
     if (l->router_ev)
         event_free(l->router_ev);
     if (l->zap_ev)

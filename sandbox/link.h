@@ -27,6 +27,9 @@ void link_free(struct link *l);                        /* NULL is fine */
 int link_send(struct link *l, struct link_session *s, const json_t *frame);
 /* Sends frame to the session authenticated as wa_id; -1 if none is online. */
 int link_send_to(struct link *l, const char *wa_id, const json_t *frame);
+/* The same with a frame already encoded (len bytes of netproto.h JSON). */
+int link_send_raw(struct link *l, struct link_session *s, const char *buf, size_t len);
+int link_send_raw_to(struct link *l, const char *wa_id, const char *buf, size_t len);
 bool link_is_online(struct link *l, const char *wa_id);
 
 /* Between link_hold() and link_release() (they nest), frames are queued and

@@ -186,31 +186,44 @@ new_message_id(struct network *n, char *out, size_t size)
 
 /* Queues event t for business wa_id, with the fields of payload (taken)
  * beside "eid", and sends it now if the business is online. Kept until the
- * business confirms it. */
+ * business confirms it, as the encoded frame (a string: encoded once, for the
+ * link and the journal alike, and freed in one piece). */
 static void
 emit(struct network *n, const char *business, const char *t, json_t *payload)
 {
     json_t *frame = netproto_new(t);
-    char    eid[32];
+    char    eid[32], *text;
+    size_t  len;
 
     snprintf(eid, sizeof(eid), "%lld", (long long) next_counter(n, "event"));
     json_object_set_new(frame, "eid", json_string(eid));
     json_object_update(frame, payload);
     json_decref(payload);
-    link_send_to(n->sb->link, business, frame);
-    store_put(n->st, "outbox", eid, json_pack("{s:s, s:o}", "to", business, "frame", frame));
+    text = netproto_encode(frame, &len);
+    json_decref(frame);
+    link_send_raw_to(n->sb->link, business, text, len);
+    store_put(n->st, "outbox", eid, json_pack("{s:s, s:s%}", "to", business, "frame", text, len));
+    free(text);
 }
 
 static void
 flush_outbox(struct network *n, struct link_session *s, const char *business)
 {
     const char *eid;
-    json_t     *e;
+    json_t     *e, *f;
+    int         rc;
 
-    json_object_foreach(store_coll(n->st, "outbox"), eid, e)
-        if (strcmp(str_field(e, "to"), business) == 0)
-            if (link_send(n->sb->link, s, json_object_get(e, "frame")) != 0)
-                break;
+    json_object_foreach(store_coll(n->st, "outbox"), eid, e) {
+        if (strcmp(str_field(e, "to"), business) != 0)
+            continue;
+        f = json_object_get(e, "frame");
+        /* an object in a journal written before frames were kept encoded */
+        rc = json_is_string(f) ? link_send_raw(n->sb->link, s, json_string_value(f),
+                                               json_string_length(f))
+                               : link_send(n->sb->link, s, f);
+        if (rc != 0)
+            break;
+    }
 }
 
 static json_t *
@@ -1574,6 +1587,16 @@ not_authenticated(struct network *n, struct link_session *s, const char *rid)
     json_decref(f);
 }
 
+/* The business confirmed event eid (NULL: nothing): forget it. */
+static void
+event_acked(struct network *n, struct link_session *s, const char *eid)
+{
+    json_t *e = eid ? store_get(n->st, "outbox", eid) : NULL;
+
+    if (e && strcmp(str_field(e, "to"), link_session_wa_id(s)) == 0)
+        store_del(n->st, "outbox", eid);
+}
+
 void
 network_on_frame(struct link_session *s, json_t *f, void *arg)
 {
@@ -1623,11 +1646,12 @@ network_on_frame(struct link_session *s, json_t *f, void *arg)
         if (rid)
             answer(n, s, rid, NULL, NULL);
     } else if (strcmp(t, "event_ack") == 0) {
-        const char *eid = str_field(f, "eid");
-        json_t     *e = eid ? store_get(n->st, "outbox", eid) : NULL;
+        json_t *v;
+        size_t  i;
 
-        if (e && strcmp(str_field(e, "to"), link_session_wa_id(s)) == 0)
-            store_del(n->st, "outbox", eid);
+        event_acked(n, s, str_field(f, "eid"));
+        json_array_foreach(json_object_get(f, "eids"), i, v)
+            event_acked(n, s, json_string_value(v));
     } else {
         log_warn(NULL, "unknown_frame", "type=%s", t);
     }

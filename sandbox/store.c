@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/jsonbuf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "sandbox/store.h"
@@ -18,8 +19,7 @@ struct store {
     long    lines;       /* journal lines since the last compaction */
     int     held;        /* store_hold() depth */
     json_t *dirty;       /* while held: "<coll>\n<key>" -> true, changed keys */
-    char   *out;         /* journal text being built */
-    size_t  out_len, out_cap;
+    struct jbuf out;     /* journal text being built */
 };
 
 static int
@@ -38,67 +38,21 @@ write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-static void
-out_add(struct store *st, const char *s, size_t n)
-{
-    if (st->out_len + n > st->out_cap) {
-        st->out_cap = (st->out_len + n) * 2 + 256;
-        st->out = xrealloc(st->out, st->out_cap);
-    }
-    memcpy(st->out + st->out_len, s, n);
-    st->out_len += n;
-}
-
-static int
-out_dump_cb(const char *s, size_t n, void *arg)
-{
-    out_add(arg, s, n);
-    return 0;
-}
-
-/* s as a JSON string (UTF-8 kept as it is, like json_dumps does). */
-static void
-out_str(struct store *st, const char *s)
-{
-    static const char hexd[] = "0123456789abcdef";
-    const char       *run = s;
-
-    out_add(st, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char) *s;
-
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        out_add(st, run, (size_t) (s - run));
-        if (c == '"' || c == '\\') {
-            char e[2] = { '\\', (char) c };
-            out_add(st, e, 2);
-        } else {
-            char e[6] = { '\\', 'u', '0', '0', hexd[c >> 4], hexd[c & 15] };
-            out_add(st, e, 6);
-        }
-        run = s + 1;
-    }
-    out_add(st, run, (size_t) (s - run));
-    out_add(st, "\"", 1);
-}
-
 /* Adds one record to st->out: {"c":coll,"k":key,"v":v}, or "d":true (v NULL,
  * a deletion). */
 static void
 record(struct store *st, const char *coll, const char *key, json_t *v)
 {
-    out_add(st, "{\"c\":", 5);
-    out_str(st, coll);
-    out_add(st, ",\"k\":", 5);
-    out_str(st, key);
+    jbuf_add(&st->out, "{\"c\":", 5);
+    jbuf_str(&st->out, coll, strlen(coll));
+    jbuf_add(&st->out, ",\"k\":", 5);
+    jbuf_str(&st->out, key, strlen(key));
     if (v != NULL) {
-        out_add(st, ",\"v\":", 5);
-        if (json_dump_callback(v, out_dump_cb, st, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
-            xalloc_die(0);
-        out_add(st, "}\n", 2);
+        jbuf_add(&st->out, ",\"v\":", 5);
+        jbuf_json(&st->out, v);
+        jbuf_add(&st->out, "}\n", 2);
     } else {
-        out_add(st, ",\"d\":true}\n", 11);
+        jbuf_add(&st->out, ",\"d\":true}\n", 11);
     }
     st->lines++;
 }
@@ -107,10 +61,10 @@ record(struct store *st, const char *coll, const char *key, json_t *v)
 static void
 out_write(struct store *st)
 {
-    if (st->out_len > 0 && write_all(st->fd, st->out, st->out_len) != 0)
+    if (st->out.len > 0 && write_all(st->fd, st->out.p, st->out.len) != 0)
         log_error(NULL, "state_write_failed", "path=%s reason=\"%s\"", st->path,
                   strerror(errno));
-    st->out_len = 0;
+    jbuf_reset(&st->out);
 }
 
 /* Appends one record at once, or (held) notes that coll/key changed. */
@@ -179,7 +133,7 @@ compact(struct store *st)
     json_object_foreach(st->root, coll, c) {
         json_object_foreach(c, key, v) {
             record(st, coll, key, v);
-            if (st->out_len >= 1 << 20)
+            if (st->out.len >= 1 << 20)
                 out_write(st);
         }
     }
@@ -245,7 +199,7 @@ store_close(struct store *st)
         close(st->fd);
     json_decref(st->root);
     json_decref(st->dirty);
-    free(st->out);
+    jbuf_free(&st->out);
     free(st->path);
     free(st);
 }

@@ -50,6 +50,19 @@ char *auth_token_issue(const char *key, const char *user, const char *role,
 enum err_code auth_token_verify(const char *key, const char *token, int64_t now_ms,
                                 struct auth_claims *claims, char *why, size_t whylen);
 
+/* Tokens already verified, so that a client's next requests cost a lookup
+ * instead of an HMAC, a base64 decode and a JSON parse. Only the signature and
+ * shape are remembered: expiry is checked at every use, and revocation stays
+ * the caller's to check every time (auth_is_revoked). A fixed table (a new
+ * token takes the slot of an older one); entries are tied to the key. */
+struct auth_token_cache;
+struct auth_token_cache *auth_token_cache_new(void);
+void auth_token_cache_free(struct auth_token_cache *tc);             /* NULL is fine */
+/* auth_token_verify(), answered from tc when it can. */
+enum err_code auth_token_verify_cached(struct auth_token_cache *tc, const char *key,
+                                       const char *token, int64_t now_ms,
+                                       struct auth_claims *claims, char *why, size_t whylen);
+
 /* Revoked tokens: single tokens by jti, and all of a user's tokens issued
  * before a time (password change, deletion). */
 struct auth_revocations;

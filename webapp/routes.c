@@ -106,8 +106,9 @@ static const struct route table[] = {
 #define NROUTES (sizeof(table) / sizeof(table[0]))
 
 struct routes {
-    struct webapp *app;
-    char          *metric_names[NROUTES];   /* "GET_v1_users_username" */
+    struct webapp           *app;
+    char                    *metric_names[NROUTES];   /* "GET_v1_users_username" */
+    struct auth_token_cache *tokens;                  /* verified bearer tokens */
 };
 
 /* ---- matching ----------------------------------------------------------- */
@@ -150,6 +151,7 @@ routes_new(struct webapp *app)
     struct routes *r = xcalloc(1, sizeof(*r));
 
     r->app = app;
+    r->tokens = auth_token_cache_new();
     for (size_t i = 0; i < NROUTES; i++) {
         const char *m = table[i].method == HTTP_GET ? "GET" : table[i].method == HTTP_POST ? "POST"
                       : table[i].method == HTTP_PUT ? "PUT" : table[i].method == HTTP_PATCH ? "PATCH"
@@ -177,6 +179,7 @@ routes_free(struct routes *r)
         return;
     for (size_t i = 0; i < NROUTES; i++)
         free(r->metric_names[i]);
+    auth_token_cache_free(r->tokens);
     free(r);
 }
 
@@ -212,7 +215,8 @@ authenticate_or_reply(struct http_req *req, struct webapp *app, enum auth_rule r
                          : "missing Authorization header");
         return -1;
     }
-    if (auth_token_verify(app->jwt_key, token, webapp_now_ms(), &c, why, sizeof(why)) != ERR_OK) {
+    if (auth_token_verify_cached(app->routes->tokens, app->jwt_key, token, webapp_now_ms(), &c,
+                                 why, sizeof(why)) != ERR_OK) {
         http_reply_error(req, ERR_BAD_CREDENTIALS, "%s", why);
         return -1;
     }
@@ -313,7 +317,7 @@ static void
 forward(struct http_req *req, struct webapp *app, const struct route *rt)
 {
     struct wire_request w;
-    json_t             *params = json_deep_copy(req->path_params);
+    json_t             *params = json_incref(req->path_params);  /* not needed after */
     const void         *blob = NULL;
     size_t              blob_len = 0;
 

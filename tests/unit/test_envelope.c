@@ -287,6 +287,31 @@ test_error_long_details(void **state)
     free(d);
 }
 
+/* envelope_ok_text() is the text of envelope_ok(), whatever the payload. */
+static void
+test_ok_text_matches(void **state)
+{
+    const char *const cases[] = {
+        "{}", "{\"messages\":[{\"id\":\"gBEG\"}]}", "{\"a\":1,\"b\":{\"c\":[true,null]}}",
+        "{\"meta\":{\"version\":\"forged\"},\"x\":1}", "[1,2]", "\"text\"",
+    };
+
+    (void) state;
+    for (size_t i = 0; i <= sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *a = i < 6 ? json_loads(cases[i], JSON_DECODE_ANY, NULL) : NULL;
+        json_t *b = a ? json_deep_copy(a) : NULL;
+        json_t *env = envelope_ok(a);
+        size_t  want_len, got_len;
+        char   *want = envelope_dump(env, &want_len), *got = envelope_ok_text(b, &got_len);
+
+        assert_string_equal(got, want);
+        assert_int_equal(got_len, want_len);
+        free(want);
+        free(got);
+        json_decref(env);
+    }
+}
+
 int
 main(void)
 {
@@ -305,6 +330,7 @@ main(void)
         cmocka_unit_test(test_dump_ok_envelope),
         cmocka_unit_test(test_dump_exact_empty),
         cmocka_unit_test(test_error_long_details),
+        cmocka_unit_test(test_ok_text_matches),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* links: sandbox/store.c */
 /* test_sandbox_store.c - the sandbox's journalled state (survives a reopen,
- * deletions, in-place saves, a torn last line) and netproto.h frames. */
+ * deletions, in-place saves, a torn last line, held batches written once per
+ * key) and netproto.h frames. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -59,6 +60,86 @@ test_store_survives_reopen(void **state)
     rmdir(dir);
 }
 
+static long
+count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long  n = 0;
+    int   c;
+
+    assert_non_null(f);
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* Between hold and release nothing reaches the journal; at the release each
+ * key changed is written once, with its last value (or as deleted). */
+static void
+test_store_hold_release(void **state)
+{
+    char          dir[] = "/tmp/wa-store-XXXXXX", path[256];
+    struct store *st;
+    long          base;
+
+    (void) state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/state.jsonl", dir);
+    st = store_open(dir);
+    assert_non_null(st);
+    store_put(st, "outbox", "1", json_pack("{s:s}", "to", "a"));
+    store_put(st, "outbox", "2", json_pack("{s:s}", "to", "b"));
+    base = count_lines(path);
+    store_hold(st);
+    store_hold(st);                                    /* holds nest */
+    for (int i = 0; i < 50; i++) {
+        json_t *c = store_get(st, "meta", "counters");
+
+        if (c == NULL)
+            store_put(st, "meta", "counters", json_pack("{s:i}", "event", i));
+        else
+            json_object_set_new(c, "event", json_integer(i));
+        store_save(st, "meta", "counters");
+    }
+    store_put(st, "messages", "m\"1\n", json_pack("{s:s}", "status", "sent"));
+    json_object_set_new(store_get(st, "messages", "m\"1\n"), "status", json_string("delivered"));
+    store_save(st, "messages", "m\"1\n");
+    store_del(st, "outbox", "1");
+    store_put(st, "outbox", "3", json_pack("{s:s}", "to", "c"));
+    store_del(st, "outbox", "3");                      /* put and gone in one batch */
+    /* in memory at once */
+    assert_null(store_get(st, "outbox", "1"));
+    assert_int_equal(json_integer_value(json_object_get(store_get(st, "meta", "counters"),
+                                                        "event")), 49);
+    store_release(st);
+    assert_int_equal(count_lines(path), base);         /* still held once */
+    store_release(st);
+    /* counters, the message, outbox 1 and outbox 3: one line each */
+    assert_int_equal(count_lines(path), base + 4);
+    store_release(st);                                 /* unbalanced: ignored */
+    store_close(st);
+
+    st = store_open(dir);
+    assert_non_null(st);
+    assert_int_equal(json_integer_value(json_object_get(store_get(st, "meta", "counters"),
+                                                        "event")), 49);
+    assert_string_equal(json_string_value(json_object_get(store_get(st, "messages", "m\"1\n"),
+                                                          "status")), "delivered");
+    assert_null(store_get(st, "outbox", "1"));
+    assert_non_null(store_get(st, "outbox", "2"));
+    assert_null(store_get(st, "outbox", "3"));
+    /* a store closed while held still journals what changed */
+    store_hold(st);
+    store_put(st, "outbox", "4", json_pack("{s:s}", "to", "d"));
+    store_close(st);
+    st = store_open(dir);
+    assert_non_null(store_get(st, "outbox", "4"));
+    store_close(st);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void
 test_store_bad_dir(void **state)
 {
@@ -101,6 +182,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_survives_reopen),
+        cmocka_unit_test(test_store_hold_release),
         cmocka_unit_test(test_store_bad_dir),
         cmocka_unit_test(test_netproto),
     };
