@@ -81,27 +81,6 @@ static const char restore_sql[] =
 
 /* ---- the request body ----------------------------------------------------------- */
 
-/* Refuses fields other than allowed (1009 naming the field), like the other
- * settings endpoints. */
-static int
-known_keys_or_reply(struct core_req *req, const char *const *allowed, size_t n)
-{
-    const char *key;
-    json_t     *v;
-
-    json_object_foreach(req->w.body, key, v) {
-        size_t i = 0;
-
-        while (i < n && strcmp(key, allowed[i]) != 0)
-            i++;
-        if (i == n) {
-            core_reply_error(req, ERR_PARAM_INVALID, "unknown field: %s", key);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* The password of the body, or NULL after replying 1008/1009. */
 static json_t *
 password_or_reply(struct core_req *req)
@@ -160,7 +139,7 @@ backup_handle(struct core_req *req, void *arg)
     static const char *const allowed[] = { "password" };
     struct coreapp *app = arg;
 
-    if (known_keys_or_reply(req, allowed, 1) != 0 || password_or_reply(req) == NULL)
+    if (core_known_keys_or_reply(req, allowed, 1) != 0 || password_or_reply(req) == NULL)
         return;
     db_query(app->db, backup_sql, 0, NULL, snapshot_cb, req);
 }
@@ -339,7 +318,7 @@ restore_handle(struct core_req *req, void *arg)
     const char     *why, *param;
     enum err_code   rc;
 
-    if (known_keys_or_reply(req, allowed, 2) != 0 || (pw = password_or_reply(req)) == NULL)
+    if (core_known_keys_or_reply(req, allowed, 2) != 0 || (pw = password_or_reply(req)) == NULL)
         return;
     data = json_object_get(req->w.body, "data");
     if (data == NULL || json_is_null(data)) {

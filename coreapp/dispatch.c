@@ -121,6 +121,25 @@ core_reply_raw(struct core_req *req, int status, const char *content_type, const
     req_free(req);
 }
 
+int
+core_known_keys_or_reply(struct core_req *req, const char *const *allowed, size_t n)
+{
+    const char *key;
+    json_t     *v;
+
+    json_object_foreach(req->w.body, key, v) {
+        size_t i = 0;
+
+        while (i < n && strcmp(key, allowed[i]) != 0)
+            i++;
+        if (i == n) {
+            core_reply_error(req, ERR_PARAM_INVALID, "unknown field: %s", key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 const char *
 core_param(const struct core_req *req, const char *name)
 {

@@ -45,6 +45,10 @@ void core_reply_error(struct core_req *req, enum err_code e, const char *fmt, ..
 void core_reply_raw(struct core_req *req, int status, const char *content_type,
                     const void *data, size_t len);
 
+/* Refuses a body key that is not in allowed with 1009 naming it
+ * (CLARIFICATIONS §10); 0 when every key is known, -1 after replying. */
+int core_known_keys_or_reply(struct core_req *req, const char *const *allowed, size_t n);
+
 /* Path or query parameter as string (borrowed) or NULL. */
 const char *core_param(const struct core_req *req, const char *name);
 

@@ -207,26 +207,6 @@ profile_image_type(const unsigned char *d, size_t len)
     return NULL;
 }
 
-/* Refuses keys of body that aren't in allowed (CLARIFICATIONS §10). */
-static int
-known_keys_or_reply(struct core_req *req, const char *const *allowed, size_t n)
-{
-    const char *key;
-    json_t     *v;
-
-    json_object_foreach(req->w.body, key, v) {
-        size_t i = 0;
-
-        while (i < n && strcmp(key, allowed[i]) != 0)
-            i++;
-        if (i == n) {
-            core_reply_error(req, ERR_PARAM_INVALID, "unknown field: %s", key);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* The string field name of the body (NULL if absent), or reply 1009 when
  * it is not a string of min..max characters. *bad says which. */
 static const char *
@@ -323,7 +303,7 @@ about_set(struct core_req *req, void *arg)
     const char     *text;
     bool            bad;
 
-    if (known_keys_or_reply(req, allowed, 1) != 0)
+    if (core_known_keys_or_reply(req, allowed, 1) != 0)
         return;
     text = text_field(req, "text", 1, PROFILE_ABOUT_MAX, &bad);
     if (bad)
@@ -589,7 +569,7 @@ business_set(struct core_req *req, void *arg)
     bool            bad;
     size_t          i;
 
-    if (known_keys_or_reply(req, allowed, 5) != 0)
+    if (core_known_keys_or_reply(req, allowed, 5) != 0)
         return;
     if (json_object_size(req->w.body) == 0) {
         core_reply_error(req, ERR_PARAM_MISSING, "at least one of address, description, "
