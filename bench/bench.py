@@ -170,12 +170,33 @@ def per_message(title, before, after, n):
           + "  = %.0f us CPU per message" % (sum(used.values()) / n * 1e6))
 
 
+def psql(st, sql):
+    r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(st.pg_port), "-U", "wa", "-d", "wa",
+                        "-Atc", sql], capture_output=True, text=True, timeout=30)
+    return r.stdout
+
+
+def statements(st, n):
+    """BENCH_PGSS=1: where PostgreSQL's time went, per accepted message (a diagnostic)."""
+    psql(st, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    out = psql(st, "SELECT round((total_exec_time * 1000 / %d)::numeric, 1), calls, rows,"
+                   " left(regexp_replace(query, '\\s+', ' ', 'g'), 90)"
+                   " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12" % n)
+    print("  PostgreSQL statements (us of execution per message | calls | rows | query):")
+    for line in out.splitlines():
+        print("    " + line)
+
+
 STACK = None
+PGSS = os.environ.get("BENCH_PGSS") == "1"
 
 
 def main():
     global STACK
-    st = STACK = Stack(extra_env={"WA_LOG_LEVEL": "warn", "WA_COREAPP_TIMEOUT_MS": "10000"})
+    env = {"WA_LOG_LEVEL": "warn", "WA_COREAPP_TIMEOUT_MS": "10000"}
+    if PGSS:    # read by scripts/pg.sh
+        os.environ["WA_PG_EXTRA_CONF"] = "shared_preload_libraries = 'pg_stat_statements'"
+    st = STACK = Stack(extra_env=env)
     try:
         st.start_all()
         st.wait_ready()
@@ -208,6 +229,8 @@ def main():
               % ("all" if left == 0 else "%d messages not yet" % left, t_recorded))
         per_message("CPU us per message during the load", before, loaded, accepted)
         per_message("CPU us per message, load + settling", before, settled, accepted)
+        if PGSS:
+            statements(st, accepted)
 
         before = cpu_snapshot(st)
         res = wrk("ceiling.lua", st.url("/v1/messages"), {"WA_TOKEN": token})
@@ -216,7 +239,8 @@ def main():
                          res, count_all=True)
         per_message("CPU us per request", before, after, max(1, res["requests"]))
         print("ratio messages/ceiling: %.2f" % (rate / ceiling if ceiling else 0))
-        webhook_phase(st, token)
+        if os.environ.get("BENCH_WEBHOOKS", "1") != "0":
+            webhook_phase(st, token)
     finally:
         st.teardown()
 

@@ -9,7 +9,7 @@
  * or deleted, outbound sent once also older than 30 days, inbound unless its
  * read receipt is still to go - and that no callback not yet acknowledged
  * names. Never a message still accepted (not acknowledged by the network).
- * Their message_receipts rows go with them; the count is of messages.
+ * The count is of messages.
  *
  * A run deletes in chunks of MESSAGE_GC_BATCH messages, one statement (one
  * transaction) each, on the module's own PostgreSQL connection, until a chunk

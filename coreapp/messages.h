@@ -1,6 +1,6 @@
 /* messages.h - POST /v1/messages and PUT /v1/messages/{id} (spec/API.md §6).
  *
- * Owns the messages and message_receipts tables (sql/004). A send is
+ * Owns the messages table (sql/004, 011). A send is
  * validated (coreapp/message_validate.h), given an unguessable id and queued
  * for insertion; every insert queued during one turn of the event loop goes
  * to PostgreSQL as ONE statement, hence one transaction and one commit (group

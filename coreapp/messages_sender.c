@@ -28,59 +28,49 @@
 #define RESUBMIT_PAGE   500
 #define RETRY_MS        1000
 
-/* A status moves a message forward only (rank): a late or repeated event
- * changes nothing and queues no callback. Timestamps are the network's.
- * Each event joins its own row (an index probe), never another intermediate
- * result, whose size the planner can't know: no plan is quadratic in the
- * batch. */
-#define STATUS_CTES \
-    "WITH ev AS (" \
-    "  SELECT e.*, CASE e.status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3" \
-    "                            WHEN 'failed' THEN 4 WHEN 'deleted' THEN 5 ELSE -1 END AS rank" \
-    "  FROM json_to_recordset($1::json) AS e(n int, id text, status text, ts bigint, code int," \
-    "                                        title text, details text, body text, cb text))," \
-    " fresh AS (" \
-    "  SELECT ev.* FROM ev JOIN messages m ON m.id = ev.id" \
-    "  WHERE m.direction = 'outbound' AND ev.rank > CASE m.status WHEN 'accepted' THEN 0" \
-    "        WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4" \
-    "        ELSE 5 END" \
-    "  FOR UPDATE OF m)," \
-    " agg AS (SELECT id, (array_agg(status ORDER BY rank DESC))[1] AS status," \
-    "                (array_agg(code ORDER BY rank DESC))[1] AS code," \
-    "                (array_agg(title ORDER BY rank DESC))[1] AS title," \
-    "                (array_agg(details ORDER BY rank DESC))[1] AS details," \
-    "                min(ts) FILTER (WHERE status = 'sent') AS s," \
-    "                min(ts) FILTER (WHERE status = 'delivered') AS d," \
-    "                min(ts) FILTER (WHERE status = 'read') AS r," \
-    "                min(ts) FILTER (WHERE status = 'failed') AS f" \
-    "         FROM fresh GROUP BY id)," \
-    " upd AS (UPDATE messages m SET status = agg.status," \
-    "           sent_at = coalesce(m.sent_at, to_timestamp(agg.s))," \
-    "           delivered_at = coalesce(m.delivered_at, to_timestamp(agg.d))," \
-    "           read_at = coalesce(m.read_at, to_timestamp(agg.r))," \
-    "           failed_at = coalesce(m.failed_at, to_timestamp(agg.f))," \
-    "           error_code = CASE WHEN agg.status = 'failed' THEN agg.code ELSE m.error_code END," \
-    "           error_title = CASE WHEN agg.status = 'failed' THEN agg.title" \
-    "                              ELSE m.error_title END," \
-    "           error_details = CASE WHEN agg.status = 'failed' THEN agg.details" \
-    "                                ELSE m.error_details END" \
-    "         FROM agg WHERE m.id = agg.id RETURNING m.id)," \
-    " rec AS (INSERT INTO message_receipts (message_id, status, at, error_code, body)" \
-    "         SELECT id, status, to_timestamp(ts), code, body::jsonb FROM fresh ORDER BY n" \
-    "         RETURNING 1)"
+/* A batch holds one row per message (status_add() merges its events): the
+ * status of highest rank, the network's time of each status, the error of a
+ * failure and, when callbacks are wanted, each event's callback with its
+ * rank and its place in the batch (n). A status moves a message forward
+ * only: a late or repeated event changes nothing and queues no callback;
+ * a timestamp already recorded is kept. */
+#define STATUS_ROWS \
+    "json_to_recordset($1::json) AS e(i text, st text, r int, s bigint, d bigint, rd bigint," \
+    "                                 f bigint, code int, title text, details text, c json)"
+#define STATUS_RANK(col) \
+    "CASE " col " WHEN 'accepted' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2" \
+    " WHEN 'read' THEN 3 WHEN 'failed' THEN 4 ELSE 5 END"
+#define STATUS_SET \
+    " SET status = e.st," \
+    "     sent_at = coalesce(m.sent_at, to_timestamp(e.s))," \
+    "     delivered_at = coalesce(m.delivered_at, to_timestamp(e.d))," \
+    "     read_at = coalesce(m.read_at, to_timestamp(e.rd))," \
+    "     failed_at = coalesce(m.failed_at, to_timestamp(e.f))," \
+    "     error_code = CASE WHEN e.st = 'failed' THEN e.code ELSE m.error_code END," \
+    "     error_title = CASE WHEN e.st = 'failed' THEN e.title ELSE m.error_title END," \
+    "     error_details = CASE WHEN e.st = 'failed' THEN e.details ELSE m.error_details END"
 
-static const char STATUS_SQL[] =
-    STATUS_CTES ","
-    " cb AS (INSERT INTO wa_callbacks (kind, body)"
-    "        SELECT $2, cb FROM fresh WHERE cb IS NOT NULL ORDER BY n RETURNING 1)"
-    " SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rec), (SELECT count(*) FROM cb)";
-
-/* The same for a batch without callbacks (no webhook, or statuses nobody asked
- * for): an INSERT INTO wa_callbacks, even of no rows, would fire its statement
- * trigger, whose NOTIFY wakes every webhook dispatcher for nothing. */
+/* Without callbacks: one UPDATE, each row found by its primary key. */
 static const char STATUS_NOCB_SQL[] =
-    STATUS_CTES
-    " SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rec), 0";
+    "WITH upd AS (UPDATE messages m" STATUS_SET
+    "  FROM " STATUS_ROWS
+    "  WHERE m.id = e.i AND m.direction = 'outbound' AND e.r > " STATUS_RANK("m.status")
+    "  RETURNING 1)"
+    " SELECT count(*), 0 FROM upd";
+
+/* With callbacks: an event's callback is queued when it moves the message
+ * beyond the status it had before this batch (old, locked first). */
+static const char STATUS_SQL[] =
+    "WITH e AS (SELECT * FROM " STATUS_ROWS "),"
+    " old AS (SELECT m.id, " STATUS_RANK("m.status") " AS r0 FROM messages m JOIN e ON m.id = e.i"
+    "         WHERE m.direction = 'outbound' FOR UPDATE OF m),"
+    " upd AS (UPDATE messages m" STATUS_SET
+    "         FROM e JOIN old ON old.id = e.i WHERE m.id = e.i AND e.r > old.r0 RETURNING 1),"
+    " cb AS (INSERT INTO wa_callbacks (kind, body)"
+    "        SELECT $2, c.cb FROM e JOIN old ON old.id = e.i,"
+    "                            json_to_recordset(e.c) AS c(n int, r int, cb text)"
+    "        WHERE c.r > old.r0 ORDER BY c.n RETURNING 1)"
+    " SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM cb)";
 
 /* An inbound id is stored once; its callback goes with the first insert. */
 static const char INBOUND_SQL[] =
@@ -117,7 +107,8 @@ static const char READ_SENT_SQL[] =
 struct evbatch {
     json_t *rows;            /* records for json_to_recordset */
     json_t *eids;            /* what to confirm after the commit */
-    json_t *ids;             /* inbound: ids in rows, to skip duplicates */
+    json_t *ids;             /* id -> its row (status) or true (inbound) */
+    bool    callbacks;       /* status: some row has one */
 };
 
 enum ev_kind { EVK_STATUS, EVK_INBOUND, EVK__COUNT };
@@ -143,6 +134,7 @@ evbatch_init(struct evbatch *b)
     b->rows = json_array();
     b->eids = json_array();
     b->ids = json_object();
+    b->callbacks = false;
 }
 
 static void
@@ -152,6 +144,7 @@ evbatch_cleanup(struct evbatch *b)
     json_decref(b->eids);
     json_decref(b->ids);
     b->rows = b->eids = b->ids = NULL;
+    b->callbacks = false;
 }
 
 static void
@@ -363,6 +356,84 @@ event_ts(const json_t *ev)
     return (long long) time(NULL);
 }
 
+/* Rank of a status (STATUS_RANK in SQL) and the row's key for its time. */
+static int
+status_rank(const char *status, const char **ts_key)
+{
+    static const struct { const char *name, *key; } order[] = {
+        { "sent", "s" }, { "delivered", "d" }, { "read", "rd" }, { "failed", "f" },
+        { "deleted", NULL },
+    };
+
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        if (strcmp(status, order[i].name) == 0) {
+            *ts_key = order[i].key;
+            return (int) i + 1;
+        }
+    return -1;
+}
+
+/* Folds row *one* (one message's events) into the batch: the higher status
+ * with its error, the earlier time of each status, every callback. */
+static void
+status_add(struct evbatch *b, json_t *one)
+{
+    static const char *const ts_keys[] = { "s", "d", "rd", "f" };
+    const char *id = json_string_value(json_object_get(one, "i"));
+    json_t     *row = json_object_get(b->ids, id), *c;
+
+    if (row == NULL) {
+        json_array_append(b->rows, one);
+        json_object_set(b->ids, id, one);
+        return;
+    }
+    if (json_integer_value(json_object_get(one, "r")) >
+        json_integer_value(json_object_get(row, "r"))) {
+        static const char *const keys[] = { "st", "r", "code", "title", "details" };
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+            if (json_object_get(one, keys[i]) != NULL)
+                json_object_set(row, keys[i], json_object_get(one, keys[i]));
+            else
+                json_object_del(row, keys[i]);
+    }
+    for (size_t i = 0; i < sizeof(ts_keys) / sizeof(ts_keys[0]); i++) {
+        json_t *t = json_object_get(one, ts_keys[i]), *had = json_object_get(row, ts_keys[i]);
+        if (t != NULL && (had == NULL || json_integer_value(t) < json_integer_value(had)))
+            json_object_set(row, ts_keys[i], t);
+    }
+    c = json_object_get(one, "c");
+    if (c != NULL) {
+        if (json_object_get(row, "c") == NULL)
+            json_object_set_new(row, "c", json_array());
+        json_array_extend(json_object_get(row, "c"), c);
+    }
+}
+
+/* The callback of a status event, or NULL when none is wanted. */
+static char *
+status_callback(struct messages_sender *s, json_t *event, const char *status)
+{
+    json_t *copy = NULL;
+    char   *item, *cb;
+
+    if (!webhooks_enabled(s->app) || !settings_status_callback_wanted(settings_get(s->app),
+                                                                      status))
+        return NULL;
+    /* the network prices every status; the (deprecated) switch hides it */
+    if (settings_get(s->app)->webhook_payload_conversation_pricingmodel_disabled &&
+        (json_object_get(event, "conversation") || json_object_get(event, "pricing"))) {
+        copy = json_copy(event);
+        json_object_del(copy, "conversation");
+        json_object_del(copy, "pricing");
+    }
+    item = jbuf_dumps(copy ? copy : event, NULL);
+    cb = xmalloc(strlen(item) + 32);
+    sprintf(cb, "{\"statuses\":[%s]}", item);
+    free(item);
+    json_decref(copy);
+    return cb;
+}
+
 static void
 status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
 {
@@ -371,46 +442,35 @@ status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
     const char             *id = json_string_value(json_object_get(event, "id"));
     const char             *status = json_string_value(json_object_get(event, "status"));
     json_t                 *err = json_array_get(json_object_get(event, "errors"), 0);
-    json_t                 *row;
-    char                   *body, *cb = NULL;
+    const char             *ts_key = NULL;
+    int                     rank = status ? status_rank(status, &ts_key) : -1;
+    json_t                 *one;
+    char                   *cb;
 
-    if (id == NULL || status == NULL) {
-        log_warn(NULL, "status_event_malformed", "eid=%s", eid);
+    if (id == NULL || rank < 0) {
+        log_warn(NULL, "status_event_malformed", "eid=%s status=%s", eid, status ? status : "");
         gateway_event_done(gw, eid);
         return;
     }
-    body = jbuf_dumps(event, NULL);
-    if (webhooks_enabled(s->app) &&
-        settings_status_callback_wanted(settings_get(s->app), status)) {
-        const char *item = body;
-        char       *bare = NULL;
-
-        /* the network prices every status; the (deprecated) switch hides it */
-        if (settings_get(s->app)->webhook_payload_conversation_pricingmodel_disabled &&
-            (json_object_get(event, "conversation") || json_object_get(event, "pricing"))) {
-            json_t *copy = json_copy(event);
-
-            json_object_del(copy, "conversation");
-            json_object_del(copy, "pricing");
-            item = bare = json_dumps(copy, JSON_COMPACT);
-            json_decref(copy);
-        }
-        cb = xmalloc(strlen(item) + 32);
-        sprintf(cb, "{\"statuses\":[%s]}", item);
-        free(bare);
+    one = json_pack("{s:s, s:s, s:i}", "i", id, "st", status, "r", rank);
+    if (ts_key != NULL)
+        json_object_set_new(one, ts_key, json_integer((json_int_t) event_ts(event)));
+    if (err != NULL && strcmp(status, "failed") == 0) {
+        json_object_set(one, "code", json_object_get(err, "code"));
+        json_object_set(one, "title", json_object_get(err, "title"));
+        json_object_set(one, "details", json_object_get(err, "details"));
     }
-    row = json_pack("{s:I, s:s, s:s, s:I, s:s, s:s?}", "n", (json_int_t) json_array_size(b->rows),
-                    "id", id, "status", status, "ts", (json_int_t) event_ts(event),
-                    "body", body, "cb", cb);
-    if (err != NULL) {
-        json_object_set(row, "code", json_object_get(err, "code"));
-        json_object_set(row, "title", json_object_get(err, "title"));
-        json_object_set(row, "details", json_object_get(err, "details"));
+    cb = status_callback(s, event, status);
+    if (cb != NULL) {
+        json_object_set_new(one, "c", json_pack("[{s:I, s:i, s:s}]", "n",
+                                                (json_int_t) json_array_size(b->eids),
+                                                "r", rank, "cb", cb));
+        b->callbacks = true;
+        free(cb);
     }
-    json_array_append_new(b->rows, row);
+    status_add(b, one);
+    json_decref(one);
     json_array_append_new(b->eids, json_string(eid));
-    free(body);
-    free(cb);
     schedule_flush(s);
 }
 
@@ -520,6 +580,37 @@ struct evflush {
     struct evbatch          b;
 };
 
+/* After a failed statement: the newer events of *open* go after those of
+ * *failed*, which are retried together. */
+static void
+status_requeue(struct evbatch *failed, struct evbatch *open)
+{
+    json_int_t offset = (json_int_t) json_array_size(failed->eids);
+    json_t    *row, *c, *cbs;
+    size_t     i, j;
+
+    json_array_foreach(open->rows, i, row) {
+        cbs = json_object_get(row, "c");
+        json_array_foreach(cbs, j, c)
+            json_object_set_new(c, "n", json_integer(json_integer_value(json_object_get(c, "n"))
+                                                     + offset));
+        status_add(failed, row);
+    }
+    failed->callbacks |= open->callbacks;
+}
+
+static void
+inbound_requeue(struct evbatch *failed, struct evbatch *open)
+{
+    json_t *v;
+    size_t  i;
+
+    json_array_foreach(open->rows, i, v)
+        json_object_set_new(v, "n", json_integer((json_int_t) (json_array_size(failed->rows) + i)));
+    json_array_extend(failed->rows, open->rows);
+    json_object_update(failed->ids, open->ids);
+}
+
 static void
 events_done_cb(const struct db_result *res, enum err_code err, void *arg)
 {
@@ -527,14 +618,12 @@ events_done_cb(const struct db_result *res, enum err_code err, void *arg)
     struct messages_sender *s = f->s;
     struct evbatch         *open = &s->open[f->kind];
     struct timeval          tv = { RETRY_MS / 1000, (RETRY_MS % 1000) * 1000 };
-    json_t                 *v;
-    size_t                  i;
 
     s->in_flight[f->kind] = false;
     if (err == ERR_OK) {
         log_debug(NULL, f->kind == EVK_STATUS ? "statuses_recorded" : "inbound_recorded",
                   "events=%zu changed=%s callbacks=%s", json_array_size(f->b.eids),
-                  db_result_get(res, 0, 0), db_result_get(res, 0, f->kind == EVK_STATUS ? 2 : 1));
+                  db_result_get(res, 0, 0), db_result_get(res, 0, 1));
         if (f->kind == EVK_INBOUND && db_result_get(res, 0, 0) != NULL)   /* rows inserted */
             stats_add(s->app->stats, "in_message_persisted", NULL,
                       strtod(db_result_get(res, 0, 0), NULL));
@@ -545,12 +634,11 @@ events_done_cb(const struct db_result *res, enum err_code err, void *arg)
         log_warn(NULL, "events_not_recorded", "kind=%s events=%zu reason=\"%s\"",
                  f->kind == EVK_STATUS ? "status" : "inbound", json_array_size(f->b.eids),
                  res ? db_result_error(res) : "connection lost");
-        json_array_foreach(open->rows, i, v)
-            json_object_set_new(v, "n",
-                                json_integer((json_int_t) (json_array_size(f->b.rows) + i)));
-        json_array_extend(f->b.rows, open->rows);
+        if (f->kind == EVK_STATUS)
+            status_requeue(&f->b, open);
+        else
+            inbound_requeue(&f->b, open);
         json_array_extend(f->b.eids, open->eids);
-        json_object_update(f->b.ids, open->ids);
         evbatch_cleanup(open);
         *open = f->b;
         evbatch_init(&f->b);
@@ -560,18 +648,6 @@ events_done_cb(const struct db_result *res, enum err_code err, void *arg)
     free(f);
     if (err == ERR_OK && json_array_size(open->eids) > 0)
         schedule_flush(s);
-}
-
-static bool
-any_callback(const json_t *rows)
-{
-    size_t  i;
-    json_t *r;
-
-    json_array_foreach(rows, i, r)
-        if (json_is_string(json_object_get(r, "cb")))
-            return true;
-    return false;
 }
 
 static void
@@ -592,7 +668,7 @@ flush_kind(struct messages_sender *s, enum ev_kind kind)
     text = jbuf_dumps(f->b.rows, NULL);
     p[0] = text;
     p[1] = webhook_kind_name(kind == EVK_STATUS ? WEBHOOK_STATUS_CHANGE : WEBHOOK_INBOUND_MESSAGE);
-    if (kind == EVK_STATUS && !any_callback(f->b.rows))
+    if (kind == EVK_STATUS && !f->b.callbacks)
         db_query_prepared(s->db, "status_nocb", STATUS_NOCB_SQL, 1, p, events_done_cb, f);
     else
         db_query_prepared(s->db, kind == EVK_STATUS ? "status" : "inbound",

@@ -4,7 +4,7 @@
  *   the link first comes up, re-submits every message still 'accepted' in
  *   the table (the network de-duplicates by id, so a resend is harmless);
  * - turns status events (sent, delivered, read, failed with 1013, 470,
- *   2000-series...) into status updates, a message_receipts row and, when
+ *   2000-series...) into the message's status, its timestamp and, when
  *   wanted, a status callback, all in one statement per batch; the event is
  *   confirmed to the network only after that commit;
  * - stores inbound messages and queues their callback the same way;

@@ -76,6 +76,7 @@ unix_socket_directories = '$dir/run'
 fsync = on
 synchronous_commit = on
 max_connections = 200
+${WA_PG_EXTRA_CONF:-}
 CONF
     [ -z "$pguser" ] || chown "$pguser:" "$dir/data/wa.conf"
     # -w waits until the server accepts connections.
