@@ -44,6 +44,8 @@ struct coreapp {
     struct coreapp_config cfg;
     struct event_base    *base;
     struct db            *db;
+    void                 *zctx;       /* the one ZeroMQ context: one I/O thread for
+                                         the webapps' and the network's sockets */
     struct dispatch      *dispatch;
     enum gateway_status   gateway;    /* set by coreapp/gateway.c */
     struct gateway       *gw;         /* the network link (coreapp/gateway.h) */

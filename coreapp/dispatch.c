@@ -12,7 +12,6 @@
 
 struct dispatch {
     struct event_base *base;
-    void              *zctx;
     void              *sock;
     struct event      *readable;
     struct event      *kick;        /* re-drain after sends (edge-triggered FD) */
@@ -235,15 +234,14 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct dispatch *
-dispatch_new(struct event_base *base, const char *endpoint)
+dispatch_new(struct event_base *base, void *zctx, const char *endpoint)
 {
     struct dispatch *d = xcalloc(1, sizeof(*d));
     int              zero = 0, hwm = 100000, fd, mandatory = 0;
     size_t           fdsz = sizeof(fd);
 
     d->base = base;
-    d->zctx = zmq_ctx_new();
-    d->sock = zmq_socket(d->zctx, ZMQ_ROUTER);
+    d->sock = zmq_socket(zctx, ZMQ_ROUTER);
     zmq_setsockopt(d->sock, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(d->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(d->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
@@ -273,8 +271,6 @@ dispatch_free(struct dispatch *d)
         event_free(d->kick);
     if (d->sock)
         zmq_close(d->sock);
-    if (d->zctx)
-        zmq_ctx_term(d->zctx);
     free(d);
 }
 

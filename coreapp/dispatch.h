@@ -28,7 +28,7 @@ struct core_req {
 /* A handler must eventually call exactly one core_reply_* for req. */
 typedef void (*core_handler_fn)(struct core_req *req, void *arg);
 
-struct dispatch *dispatch_new(struct event_base *base, const char *endpoint);
+struct dispatch *dispatch_new(struct event_base *base, void *zctx, const char *endpoint);
 void dispatch_free(struct dispatch *d);
 void dispatch_register(struct dispatch *d, enum wire_cmd cmd, core_handler_fn fn, void *arg);
 

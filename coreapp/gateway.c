@@ -44,7 +44,7 @@ enum gw_link { LINK_CLOSED, LINK_OPEN, LINK_UP };
 
 struct gateway {
     struct coreapp    *app;
-    void              *zctx, *sock;
+    void              *sock;
     struct event      *readable, *kick, *tick;
     char               pub[NETPROTO_KEY_LEN + 1], sec[NETPROTO_KEY_LEN + 1];
     char               server_key[NETPROTO_KEY_LEN + 1];
@@ -251,7 +251,7 @@ open_socket(struct gateway *gw)
         gw->key_check_ms = now_ms();
         return;
     }
-    gw->sock = zmq_socket(gw->zctx, ZMQ_DEALER);
+    gw->sock = zmq_socket(gw->app->zctx, ZMQ_DEALER);
     zmq_setsockopt(gw->sock, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(gw->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
     zmq_setsockopt(gw->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
@@ -641,7 +641,6 @@ gateway_init(struct coreapp *app)
     struct timeval  tv = { 0, TICK_MS * 1000 };
 
     gw->app = app;
-    gw->zctx = zmq_ctx_new();
     gw->kick = event_new(app->base, -1, 0, kick_cb, gw);
     gw->outs_ev = event_new(app->base, -1, 0, outs_cb, gw);
     gw->tick = event_new(app->base, -1, EV_PERSIST, tick_cb, gw);
@@ -665,7 +664,6 @@ gateway_free(struct gateway *gw)
     event_free(gw->outs_ev);
     event_free(gw->tick);
     jbuf_free(&gw->scratch);
-    zmq_ctx_term(gw->zctx);
     free(gw->wa_id);
     free(gw);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <zmq.h>
 #include "common/config.h"
 #include "common/db.h"
 #include "common/log.h"
@@ -84,7 +85,8 @@ main(int argc, char **argv)
     ci = db_conninfo(&app.cfg.db, true);
     app.db = db_new(app.base, ci, "coreapp");
     free(ci);
-    app.dispatch = dispatch_new(app.base, app.cfg.endpoint);
+    app.zctx = zmq_ctx_new();
+    app.dispatch = dispatch_new(app.base, app.zctx, app.cfg.endpoint);
     if (app.dispatch == NULL)
         goto done;
     health_init(&app);
@@ -115,6 +117,8 @@ done:
     webhooks_free(app.webhooks);
     settings_free(app.settings);
     dispatch_free(app.dispatch);
+    if (app.zctx)
+        zmq_ctx_term(app.zctx);     /* after every socket is closed */
     stats_free(app.stats);
     db_free(app.db);
     if (app.base)
