@@ -498,6 +498,19 @@ event(struct gateway *gw, enum gateway_event_kind kind, json_t *f, json_t *paylo
     gw->handlers[kind].cb(gw, eid, payload, gw->handlers[kind].arg);
 }
 
+/* One status of a status event: the handler hears of each, with the event's
+ * eid (so an event of several statuses is confirmed once all are handled). */
+static void
+status_event(struct gateway *gw, json_t *f, json_t *st)
+{
+    const char *s = json_string_value(json_object_get(st, "status"));
+    const char *id = json_string_value(json_object_get(st, "id"));
+
+    if (s && id && (strcmp(s, "sent") == 0 || strcmp(s, "failed") == 0))
+        out_done(gw, id);
+    event(gw, GATEWAY_EV_STATUS, f, st);
+}
+
 static void
 handle(struct gateway *gw, json_t *f)
 {
@@ -524,13 +537,13 @@ handle(struct gateway *gw, json_t *f)
             log_warn(NULL, "network_error", "error=%s", e ? e : "?");
         }
     } else if (strcmp(t, "status") == 0) {
-        json_t     *st = json_object_get(f, "status");
-        const char *s = json_string_value(json_object_get(st, "status"));
-        const char *id = json_string_value(json_object_get(st, "id"));
+        json_t *list = json_object_get(f, "statuses"), *st;
+        size_t  i;
 
-        if (s && id && (strcmp(s, "sent") == 0 || strcmp(s, "failed") == 0))
-            out_done(gw, id);
-        event(gw, GATEWAY_EV_STATUS, f, st);
+        if (json_object_get(f, "status") != NULL)
+            status_event(gw, f, json_object_get(f, "status"));
+        json_array_foreach(list, i, st)
+            status_event(gw, f, st);
     } else if (strcmp(t, "inbound") == 0) {
         json_t *m = json_deep_copy(json_object_get(f, "message"));
 

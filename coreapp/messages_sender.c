@@ -109,6 +109,7 @@ struct evbatch {
     json_t *eids;            /* what to confirm after the commit */
     json_t *ids;             /* id -> its row (status) or true (inbound) */
     bool    callbacks;       /* status: some row has one */
+    size_t  events;          /* status: events in the batch (order of callbacks) */
 };
 
 enum ev_kind { EVK_STATUS, EVK_INBOUND, EVK__COUNT };
@@ -135,6 +136,7 @@ evbatch_init(struct evbatch *b)
     b->eids = json_array();
     b->ids = json_object();
     b->callbacks = false;
+    b->events = 0;
 }
 
 static void
@@ -145,6 +147,7 @@ evbatch_cleanup(struct evbatch *b)
     json_decref(b->ids);
     b->rows = b->eids = b->ids = NULL;
     b->callbacks = false;
+    b->events = 0;
 }
 
 static void
@@ -444,7 +447,7 @@ status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
     json_t                 *err = json_array_get(json_object_get(event, "errors"), 0);
     const char             *ts_key = NULL;
     int                     rank = status ? status_rank(status, &ts_key) : -1;
-    json_t                 *one;
+    json_t                 *one, *last;
     char                   *cb;
 
     if (id == NULL || rank < 0) {
@@ -463,14 +466,17 @@ status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
     cb = status_callback(s, event, status);
     if (cb != NULL) {
         json_object_set_new(one, "c", json_pack("[{s:I, s:i, s:s}]", "n",
-                                                (json_int_t) json_array_size(b->eids),
-                                                "r", rank, "cb", cb));
+                                                (json_int_t) b->events, "r", rank, "cb", cb));
         b->callbacks = true;
         free(cb);
     }
     status_add(b, one);
     json_decref(one);
-    json_array_append_new(b->eids, json_string(eid));
+    b->events++;
+    /* the statuses of one event come one after the other: confirmed once */
+    last = json_array_get(b->eids, json_array_size(b->eids) - 1);
+    if (last == NULL || strcmp(json_string_value(last), eid) != 0)
+        json_array_append_new(b->eids, json_string(eid));
     schedule_flush(s);
 }
 
@@ -585,7 +591,7 @@ struct evflush {
 static void
 status_requeue(struct evbatch *failed, struct evbatch *open)
 {
-    json_int_t offset = (json_int_t) json_array_size(failed->eids);
+    json_int_t offset = (json_int_t) failed->events;
     json_t    *row, *c, *cbs;
     size_t     i, j;
 
@@ -597,6 +603,7 @@ status_requeue(struct evbatch *failed, struct evbatch *open)
         status_add(failed, row);
     }
     failed->callbacks |= open->callbacks;
+    failed->events += open->events;
 }
 
 static void

@@ -818,7 +818,19 @@ stamp(json_t *msg, const char *status)
     json_object_set_new(at, status, json_integer(sandbox_now_ms()));
 }
 
-static void deliver(struct network *n, const char *id, json_t *msg);
+static void deliver(struct network *n, const char *id, json_t *msg, json_t *out);
+
+/* Tells business the statuses a message just went through (array, taken):
+ * one event for all of them, so one entry to keep and one to confirm. */
+static void
+tell(struct network *n, const char *business, json_t *statuses)
+{
+    if (json_array_size(statuses) == 1)
+        emit(n, business, "status", json_pack("{s:O}", "status", json_array_get(statuses, 0)));
+    else if (json_array_size(statuses) > 1)
+        emit(n, business, "status", json_pack("{s:O}", "statuses", statuses));
+    json_decref(statuses);
+}
 
 static void
 do_send(struct network *n, struct link_session *s, json_t *f)
@@ -876,44 +888,44 @@ do_send(struct network *n, struct link_session *s, json_t *f)
         emit(n, business, "status",
              json_pack("{s:o}", "status", status_obj(id, "failed", to, err, why)));
     } else {
-        emit(n, business, "status",
-             json_pack("{s:o}", "status",
-                       priced(status_obj(id, "sent", to, ERR_OK, NULL), msg, "sent")));
+        json_t    *out = json_pack("[o]", priced(status_obj(id, "sent", to, ERR_OK, NULL), msg,
+                                                 "sent"));
         json_int_t delay = setting_int(n, "delivery_delay_ms");
 
         /* without a delay, delivered at once: its status goes out with "sent"
          * (the business records both in one go) instead of at the next tick */
         if (delay <= 0)
-            deliver(n, id, msg);
+            deliver(n, id, msg, out);
         else
             store_put(n->st, "pending", id,
                       json_pack("{s:I}", "due", (json_int_t) (sandbox_now_ms() + delay)));
+        tell(n, business, out);
     }
     free(rendered);
     free(ts);
 }
 
-/* delivered, or read: updates the message and tells its sender. */
+/* delivered, or read: updates the message; its status for the sender goes
+ * to the array out (see tell()). */
 static void
-advance(struct network *n, const char *id, json_t *msg, const char *status)
+advance(struct network *n, const char *id, json_t *msg, const char *status, json_t *out)
 {
     json_object_set_new(msg, "status", json_string(status));
     stamp(msg, status);
     store_save(n->st, "messages", id);
     stat_add(n, status, 1);
-    emit(n, str_field(msg, "from"), "status",
-         json_pack("{s:o}", "status", priced(status_obj(id, status, str_field(msg, "to"), ERR_OK,
-                                                        NULL), msg, status)));
+    json_array_append_new(out, priced(status_obj(id, status, str_field(msg, "to"), ERR_OK, NULL),
+                                      msg, status));
 }
 
 /* The customer's device has message id (status "sent"); it reads it at once
  * when the auto_read setting says so. */
 static void
-deliver(struct network *n, const char *id, json_t *msg)
+deliver(struct network *n, const char *id, json_t *msg, json_t *out)
 {
-    advance(n, id, msg, "delivered");
+    advance(n, id, msg, "delivered", out);
     if (json_is_true(json_object_get(meta(n, "settings"), "auto_read")))
-        advance(n, id, msg, "read");
+        advance(n, id, msg, "read", out);
 }
 
 static void
@@ -933,8 +945,12 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
         if (json_integer_value(json_object_get(p, "due")) > now)
             continue;
         msg = store_get(n->st, "messages", id);
-        if (msg != NULL && strcmp(str_field(msg, "status"), "sent") == 0)
-            deliver(n, id, msg);
+        if (msg != NULL && strcmp(str_field(msg, "status"), "sent") == 0) {
+            json_t *out = json_array();
+
+            deliver(n, id, msg, out);
+            tell(n, str_field(msg, "from"), out);
+        }
         store_del(n->st, "pending", id);
     }
 }
@@ -988,18 +1004,20 @@ int
 network_ctl_customer_read(struct network *n, const char *param, json_t *body, json_t **out)
 {
     const char *id = str_field(body, "id");
-    json_t     *m = id ? store_get(n->st, "messages", id) : NULL;
+    json_t     *m = id ? store_get(n->st, "messages", id) : NULL, *statuses;
 
     if (id == NULL)
         return fail(out, 400, "id is required%s", NULL);
     if (m == NULL || strcmp(str_field(m, "to"), param) != 0)
         return fail(out, 404, "customer has no message %s", id);
+    statuses = json_array();
     if (strcmp(str_field(m, "status"), "sent") == 0) {
         store_del(n->st, "pending", id);         /* reading implies delivery */
-        advance(n, id, m, "delivered");
+        advance(n, id, m, "delivered", statuses);
     }
     if (strcmp(str_field(m, "status"), "delivered") == 0)
-        advance(n, id, m, "read");
+        advance(n, id, m, "read", statuses);
+    tell(n, str_field(m, "from"), statuses);
     *out = json_pack("{s:s, s:s}", "id", id, "status", "read");
     return 200;
 }
