@@ -42,7 +42,7 @@ from stack import Stack  # noqa: E402
 
 DURATION = os.environ.get("BENCH_DURATION", "10s")
 CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "64")
-THREADS = os.environ.get("BENCH_THREADS", "2")
+THREADS = os.environ.get("BENCH_THREADS", "1")
 BUSINESS = ("1", "6315550100")
 CUSTOMER = "16315551002"
 PASSWORD = "B3nch!pass"

@@ -38,6 +38,19 @@ daemon_configure(int argc, char **argv, const char *proc, const char *what,
     return -1;
 }
 
+struct event_base *
+daemon_event_base(void)
+{
+    struct event_config *cfg = event_config_new();
+    struct event_base   *base;
+
+    /* safe here: no program of ours hands the loop a dup()ed descriptor */
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {

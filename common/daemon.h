@@ -19,6 +19,11 @@ int daemon_configure(int argc, char **argv, const char *proc, const char *what,
                      const struct cfg_key *keys, size_t n, void *conf,
                      char *const *log_level);
 
+/* The program's event loop. Interest changes on a socket during one loop turn
+ * are merged into one epoll_ctl() (or none, when a turn turns reading or
+ * writing off and on again, as HTTP keep-alive does for every request). */
+struct event_base *daemon_event_base(void);
+
 /* Called on the loop for SIGTERM or SIGINT; it should make the loop end. */
 typedef void (*daemon_stop_fn)(int sig, void *arg);
 

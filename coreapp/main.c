@@ -81,7 +81,7 @@ main(int argc, char **argv)
     rc = 1;
     if (db_bootstrap(&app.cfg.db, 60) != 0)
         goto done;
-    app.base = event_base_new();
+    app.base = daemon_event_base();
     ci = db_conninfo(&app.cfg.db, true);
     app.db = db_new(app.base, ci, "coreapp");
     free(ci);

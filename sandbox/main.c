@@ -81,7 +81,7 @@ main(int argc, char **argv)
     rc = 1;
     if (make_dirs(sb.cfg.state_dir) != 0)
         goto done;
-    sb.base = event_base_new();
+    sb.base = daemon_event_base();
     if ((sb.store = store_open(sb.cfg.state_dir)) == NULL)
         goto done;
     sb.net = network_new(&sb);

@@ -180,7 +180,7 @@ main(int argc, char **argv)
     if (db_bootstrap(&app.cfg.db, 60) != 0 || users_seed_admin(&app) != 0 ||
         load_jwt_key(&app) != 0 || load_tls(&app) != 0)
         goto done;
-    app.base = event_base_new();
+    app.base = daemon_event_base();
     app.revoked = auth_revocations_new();
     app.throttle = auth_throttle_new(3);
     /* one address may carry many users (NAT, a proxy): allow more */
