@@ -2,6 +2,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include "common/jsonbuf.h"
 #include "common/log.h"
 #include "common/wire.h"
 #include "common/xalloc.h"
@@ -255,9 +256,12 @@ body_or_reply(struct http_req *req, struct webapp *app, enum body_kind kind)
         }
         return 0;
     }
-    req->json = json_loadb((char *) req->body, req->body_len,
-                           JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    req->json = jbuf_loadb((char *) req->body, req->body_len,
+                           JSON_REJECT_DUPLICATES | JSON_DECODE_ANY);
     if (req->json == NULL) {
+        /* jansson again, for the position of the error */
+        json_decref(json_loadb((char *) req->body, req->body_len,
+                               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr));
         http_reply_error(req, ERR_INVALID_REQUEST,
                          "Unable to decode json from the request: %s (line %d, column %d)",
                          jerr.text, jerr.line, jerr.column);
