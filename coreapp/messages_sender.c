@@ -437,6 +437,16 @@ status_callback(struct messages_sender *s, json_t *event, const char *status)
     return cb;
 }
 
+/* The statuses of one event come one after the other: confirmed once. */
+static void
+add_eid(struct evbatch *b, const char *eid)
+{
+    json_t *last = json_array_get(b->eids, json_array_size(b->eids) - 1);
+
+    if (last == NULL || strcmp(json_string_value(last), eid) != 0)
+        json_array_append_new(b->eids, json_string(eid));
+}
+
 static void
 status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
 {
@@ -447,12 +457,16 @@ status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
     json_t                 *err = json_array_get(json_object_get(event, "errors"), 0);
     const char             *ts_key = NULL;
     int                     rank = status ? status_rank(status, &ts_key) : -1;
-    json_t                 *one, *last;
+    json_t                 *one;
     char                   *cb;
 
+    (void) gw;
     if (id == NULL || rank < 0) {
+        /* nothing to record, but confirmed with the batch: another status of
+         * the same event may be in it */
         log_warn(NULL, "status_event_malformed", "eid=%s status=%s", eid, status ? status : "");
-        gateway_event_done(gw, eid);
+        add_eid(b, eid);
+        schedule_flush(s);
         return;
     }
     one = json_pack("{s:s, s:s, s:i}", "i", id, "st", status, "r", rank);
@@ -473,10 +487,7 @@ status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
     status_add(b, one);
     json_decref(one);
     b->events++;
-    /* the statuses of one event come one after the other: confirmed once */
-    last = json_array_get(b->eids, json_array_size(b->eids) - 1);
-    if (last == NULL || strcmp(json_string_value(last), eid) != 0)
-        json_array_append_new(b->eids, json_string(eid));
+    add_eid(b, eid);
     schedule_flush(s);
 }
 
