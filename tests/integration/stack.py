@@ -204,6 +204,15 @@ class Stack:
         return text in self.log_text(name)
 
     # ---- PostgreSQL --------------------------------------------------------
+    def psql(self, sql):
+        """Runs sql in the stack's database; the rows, fields separated by "|"."""
+        r = subprocess.run(["/usr/bin/psql", "-X", "-q", "-A", "-t", "-h", "127.0.0.1",
+                            "-p", str(self.pg_port), "-U", "wa", "-d", "wa",
+                            "-v", "ON_ERROR_STOP=1", "-c", sql],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
     def _pg(self, *args):
         r = subprocess.run([PG_SH, *args], stdin=subprocess.DEVNULL, capture_output=True,
                            text=True, timeout=120)

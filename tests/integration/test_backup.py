@@ -80,14 +80,6 @@ def snapshot(admin):
     return out
 
 
-def psql(stack, sql):
-    r = subprocess.run(["/usr/bin/psql", "-X", "-q", "-A", "-t", "-F", "|", "-h", "127.0.0.1",
-                        "-p", str(stack.pg_port), "-U", "wa", "-d", "wa", "-v", "ON_ERROR_STOP=1",
-                        "-c", sql], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
-
-
 # What the API can't show: the key pair, the write-only webhook secret, the cert.
 STORED = ("SELECT a.cc, a.phone_number, a.wa_id, a.vname, a.registered, a.two_step, a.cert,"
           " k.public_key, k.secret_key, s.overrides::text, (SELECT count(*) FROM account_pending)"
@@ -96,7 +88,6 @@ STORED = ("SELECT a.cc, a.phone_number, a.wa_id, a.vname, a.registered, a.two_st
 
 def self_signed_ca():
     """A throwaway CA certificate (PEM) for POST /v1/certificates/webhooks/ca."""
-    import subprocess
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -253,7 +244,7 @@ def test_database_failure_mid_restore_changes_nothing(second, blob):
     """The last section written (business_profile) fails in the database: the
     settings, account and keys written before it in the same statement are gone too."""
     before = snapshot(second)
-    psql(second.stack, "CREATE FUNCTION bak_fail() RETURNS trigger LANGUAGE plpgsql AS "
+    second.stack.psql("CREATE FUNCTION bak_fail() RETURNS trigger LANGUAGE plpgsql AS "
                        "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;"
                        "CREATE TRIGGER bak_fail BEFORE INSERT OR UPDATE ON business_profile "
                        "FOR EACH ROW EXECUTE FUNCTION bak_fail()")
@@ -261,10 +252,10 @@ def test_database_failure_mid_restore_changes_nothing(second, blob):
         r = second.post("/v1/settings/restore", json={"password": PASSWORD, "data": blob})
         e = error(r, 500, 1023, "nothing was changed")
     finally:
-        psql(second.stack, "DROP TRIGGER bak_fail ON business_profile; DROP FUNCTION bak_fail()")
-    assert psql(second.stack, "SELECT (SELECT count(*) FROM account) + (SELECT count(*) FROM "
+        second.stack.psql("DROP TRIGGER bak_fail ON business_profile; DROP FUNCTION bak_fail()")
+    assert second.stack.psql("SELECT (SELECT count(*) FROM account) + (SELECT count(*) FROM "
                               "account_keys) + (SELECT count(*) FROM webhook_ca)") == "0", e
-    assert psql(second.stack, "SELECT overrides::text FROM app_settings") == "{}"
+    assert second.stack.psql("SELECT overrides::text FROM app_settings") == "{}"
     assert snapshot(second) == before
     assert second.stack.log_contains("coreapp", "injected failure")
 
@@ -294,8 +285,8 @@ def test_restore_into_fresh_installation(first, second, blob, stack):
     assert got == want, {k: (want[k], got[k]) for k in want if want[k] != got[k]}
     assert got["/v1/certificates/webhooks/ca"][1].decode().strip() == CA_PEM.strip()
     assert got["photo"] == (200, PNG)
-    stored = psql(second.stack, STORED)
-    assert stored == psql(stack, STORED) and "hmac-key-0123456789" in stored, stored
+    stored = second.stack.psql(STORED)
+    assert stored == stack.psql(STORED) and "hmac-key-0123456789" in stored, stored
     # the running coreapp took the settings in (NOTIFY wa_settings), not just the database
     wait_for(lambda: second.stack.log_contains(
         "coreapp", "event=settings_changed webhooks_url_set=true"), 5, "the settings reload")

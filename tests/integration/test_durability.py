@@ -83,3 +83,9 @@ def test_every_acknowledged_message_arrives_exactly_once(api, stack):
     pending = wait_for(lambda: (lambda r: r if r.status_code == 200 else None)(
         admin.get("/v1/stats/db", apikey=True)), 10, "stats")
     assert pending.json()["stats"]["db"]["db_pending_messages"]["data"][0]["value"] == 0
+    # and every delivery the network kept for the business, across its own kill and the
+    # coreapp's, is recorded: each acknowledged message ends delivered (or read)
+    ids = ",".join("'%s'" % i for i in want)
+    wait_for(lambda: stack.psql("SELECT count(*) FROM messages WHERE id IN (%s)"
+                                " AND status IN ('delivered', 'read')" % ids) == str(len(want)),
+             30, "every acknowledged message recorded as delivered")

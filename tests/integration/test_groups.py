@@ -5,7 +5,6 @@ spec's rule for a group the business is the only member of: here no group can ex
 every group is one). The failure is the network's, reported as a failed status with the
 error, like every delivery problem."""
 import json
-import subprocess
 import time
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 from sandbox_client import Sandbox, register
 from test_profile import JPEG
 
-PSQL = "/usr/bin/psql"
 GROUP = "16315550100-1530825318"
 ROUTES = [
     ("POST", "/v1/groups", {"json": {"subject": "Team"}}),
@@ -31,14 +29,6 @@ ROUTES = [
     ("GET", "/v1/groups/%s/icon" % GROUP, {}),
     ("DELETE", "/v1/groups/%s/icon" % GROUP, {}),
 ]
-
-
-def psql(stack, sql):
-    r = subprocess.run([PSQL, "-X", "-q", "-A", "-t", "-F", "|", "-h", "127.0.0.1",
-                        "-p", str(stack.pg_port), "-U", "wa", "-d", "wa", "-v", "ON_ERROR_STOP=1",
-                        "-c", sql], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +61,12 @@ def test_a_message_to_a_group_fails_with_1012(admin, stack):
     assert r.status_code == 201, r.text
     msg_id = r.json()["messages"][0]["id"]
     deadline = time.monotonic() + 15
-    while psql(stack, "SELECT status FROM messages WHERE id = '%s'" % msg_id) != "failed":
+    while stack.psql("SELECT status FROM messages WHERE id = '%s'" % msg_id) != "failed":
         assert time.monotonic() < deadline, "the group message did not fail"
         time.sleep(0.05)
-    assert psql(stack, "SELECT recipient_type, error_code, error_title FROM messages"
+    assert stack.psql("SELECT recipient_type, error_code, error_title FROM messages"
                        " WHERE id = '%s'" % msg_id) == "group|1012|Group is unknown"
-    bodies = [json.loads(b) for b in psql(stack, "SELECT body FROM wa_callbacks WHERE kind ="
+    bodies = [json.loads(b) for b in stack.psql("SELECT body FROM wa_callbacks WHERE kind ="
                                                  " 'status_change' ORDER BY id").splitlines()]
     failed = [s for b in bodies for s in b["statuses"] if s["id"] == msg_id]
     assert len(failed) == 1 and failed[0]["status"] == "failed", failed

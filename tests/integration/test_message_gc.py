@@ -11,7 +11,6 @@ db_garbagecollector_enable) is true and stops when it is set to false.
 
 Rows are aged by UPDATE/INSERT of created_at through psql, so every case is exact."""
 import json
-import subprocess
 import time
 
 import pytest
@@ -20,7 +19,6 @@ from hookrecv import Pki, Receiver
 from sandbox_client import Sandbox, register
 from stack import Stack, wait_for
 
-PSQL = "/usr/bin/psql"
 SETTINGS = "/v1/settings/application"
 BUSINESS = "16315550100"
 CUSTOMER = "16315551234"
@@ -74,17 +72,9 @@ def patch(api, body):
     assert r.status_code == 200, r.text
 
 
-def psql(stack, sql):
-    r = subprocess.run([PSQL, "-X", "-q", "-A", "-t", "-F", "|", "-h", "127.0.0.1",
-                        "-p", str(stack.pg_port), "-U", "wa", "-d", "wa", "-v", "ON_ERROR_STOP=1",
-                        "-c", sql], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
-
-
 def add(stack, msg_id, direction, status, age_days, read_receipt=None):
     """A message row created age_days ago."""
-    psql(stack, "INSERT INTO messages (id, direction, peer, type, payload, status, created_at,"
+    stack.psql("INSERT INTO messages (id, direction, peer, type, payload, status, created_at,"
                 " read_receipt) VALUES ('%s', '%s', '%s', 'text', '{\"text\":{\"body\":\"x\"}}',"
                 " '%s', now() - interval '%s days', %s)"
          % (msg_id, direction, CUSTOMER, status, age_days,
@@ -92,7 +82,7 @@ def add(stack, msg_id, direction, status, age_days, read_receipt=None):
 
 
 def ids(stack, prefix):
-    out = psql(stack, "SELECT id FROM messages WHERE id LIKE '%s%%' ORDER BY id" % prefix)
+    out = stack.psql("SELECT id FROM messages WHERE id LIKE '%s%%' ORDER BY id" % prefix)
     return set(out.split()) if out else set()
 
 
@@ -130,11 +120,11 @@ def test_requested_gc_deletes_exactly_the_finished_old_messages(admin, stack, re
                                          "text": {"body": "hello"}})
     assert r.status_code == 201, r.text
     outbound = r.json()["messages"][0]["id"]
-    wait_for(lambda: psql(stack, "SELECT status FROM messages WHERE id = '%s'" % outbound)
+    wait_for(lambda: stack.psql("SELECT status FROM messages WHERE id = '%s'" % outbound)
              == "delivered", 15, "the answer to be delivered")
-    wait_for(lambda: psql(stack, "SELECT count(*) FROM wa_callbacks") == "0", 15,
+    wait_for(lambda: stack.psql("SELECT count(*) FROM wa_callbacks") == "0", 15,
              "the conversation's callbacks to be delivered")
-    psql(stack, "UPDATE messages SET created_at = now() - interval '8 days'"
+    stack.psql("UPDATE messages SET created_at = now() - interval '8 days'"
                 " WHERE id IN ('%s', '%s')" % (inbound, outbound))
 
     # From here callbacks are refused (503), so those queued stay pending.
@@ -166,7 +156,7 @@ def test_requested_gc_deletes_exactly_the_finished_old_messages(admin, stack, re
                                 "timestamp": "1700000000", "type": "text",
                                 "text": {"body": "re"},
                                 "context": {"id": "gc1-out-delivered-8d-context-cb"}}]}
-    psql(stack, "INSERT INTO wa_callbacks (kind, body) VALUES ('status_change', '%s'),"
+    stack.psql("INSERT INTO wa_callbacks (kind, body) VALUES ('status_change', '%s'),"
                 " ('inbound_message', '%s')" % (json.dumps(status_cb), json.dumps(inbound_cb)))
     assert ids(stack, "gc1-") == gone | kept
 
@@ -174,7 +164,7 @@ def test_requested_gc_deletes_exactly_the_finished_old_messages(admin, stack, re
     put_gc(admin)
     wait_for(lambda: gc_runs(stack, "requested") > runs, 15, "the collection to finish")
     assert ids(stack, "gc1-") == kept
-    assert psql(stack, "SELECT count(*) FROM messages WHERE id IN ('%s', '%s')"
+    assert stack.psql("SELECT count(*) FROM messages WHERE id IN ('%s', '%s')"
                 % (inbound, outbound)) == "0"
 
     # the completion callback, once the receiver takes callbacks again
@@ -183,7 +173,7 @@ def test_requested_gc_deletes_exactly_the_finished_old_messages(admin, stack, re
     assert body == {"services": [{"message": {"gc": {"messages_deleted": len(gone) + 2,
                                                      "status": "complete"}}}]}, body
     # the pending callbacks are delivered now: what they protected may go
-    wait_for(lambda: psql(stack, "SELECT count(*) FROM wa_callbacks") == "0", 15,
+    wait_for(lambda: stack.psql("SELECT count(*) FROM wa_callbacks") == "0", 15,
              "the pending callbacks to be delivered")
     put_gc(admin)
     body = wait_gc_callback(receiver, 2)
@@ -194,7 +184,7 @@ def test_requested_gc_deletes_exactly_the_finished_old_messages(admin, stack, re
 
 
 def test_large_collection_goes_in_bounded_chunks(admin, stack, receiver):
-    psql(stack, "INSERT INTO messages (id, direction, peer, type, payload, status, created_at)"
+    stack.psql("INSERT INTO messages (id, direction, peer, type, payload, status, created_at)"
                 " SELECT 'gc2-' || i, 'outbound', '%s', 'text', '{}', 'delivered',"
                 "        now() - interval '9 days' - i * interval '1 second'"
                 " FROM generate_series(1, 2500) AS i" % CUSTOMER)
@@ -213,7 +203,7 @@ def test_chunk_function_is_bounded_and_sees_callbacks_queued_after_the_snapshot(
     callback queued after the snapshot (id above the mark) still protects its message."""
     for i in range(4):
         add(stack, "gc3-old-%d" % i, "outbound", "delivered", 10)
-    out = psql(stack,
+    out = stack.psql(
                "CREATE TEMP TABLE t AS SELECT wa_message_gc_mark() AS mark;"
                " SELECT wa_message_gc_snapshot((SELECT mark FROM t));"
                " INSERT INTO wa_callbacks (kind, body) VALUES ('status_change',"
@@ -226,19 +216,19 @@ def test_chunk_function_is_bounded_and_sees_callbacks_queued_after_the_snapshot(
     assert ids(stack, "gc3-") == {"gc3-old-3"}
     # the retention is a parameter: 11 days keeps what 10 days old, 0 days is "any age"
     add(stack, "gc3-young", "outbound", "read", 0.5)
-    out = psql(stack, "SELECT wa_message_gc_snapshot(wa_message_gc_mark());"
+    out = stack.psql("SELECT wa_message_gc_snapshot(wa_message_gc_mark());"
                       " SELECT wa_message_gc(11, 100, 0);")
     assert out.split()[-1] == "0", out
-    wait_for(lambda: psql(stack, "SELECT count(*) FROM wa_callbacks") == "0", 15,
+    wait_for(lambda: stack.psql("SELECT count(*) FROM wa_callbacks") == "0", 15,
              "the status callback to be delivered")
-    out = psql(stack, "SELECT wa_message_gc_snapshot(wa_message_gc_mark());"
+    out = stack.psql("SELECT wa_message_gc_snapshot(wa_message_gc_mark());"
                       " SELECT wa_message_gc(0, 100, 0);")
     assert ids(stack, "gc3-") == set()
     # never accepted, whatever the age
     add(stack, "gc3-accepted", "outbound", "accepted", 0.5)
-    psql(stack, "SELECT wa_message_gc_snapshot(0); SELECT wa_message_gc(0, 100, 0);")
+    stack.psql("SELECT wa_message_gc_snapshot(0); SELECT wa_message_gc(0, 100, 0);")
     assert ids(stack, "gc3-") == {"gc3-accepted"}
-    psql(stack, "DELETE FROM messages WHERE id = 'gc3-accepted'")
+    stack.psql("DELETE FROM messages WHERE id = 'gc3-accepted'")
 
 
 def test_automatic_collection_follows_the_setting(admin, stack, receiver):
@@ -277,7 +267,7 @@ def test_automatic_collection_follows_the_setting(admin, stack, receiver):
     # automatic runs are not called back: only requested ones are
     assert len(gc_callbacks(receiver)) == callbacks
     patch(admin, {"garbagecollector_enable": {"messages": False}})
-    psql(stack, "DELETE FROM messages WHERE id LIKE 'gc4-%'")
+    stack.psql("DELETE FROM messages WHERE id LIKE 'gc4-%'")
 
 
 def test_gc_without_webhook_url_is_refused(admin, stack, receiver):

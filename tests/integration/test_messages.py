@@ -45,14 +45,6 @@ def cases(prefix):
     return out
 
 
-def psql(stack, sql):
-    r = subprocess.run([PSQL, "-X", "-q", "-A", "-t", "-F", "|", "-h", "127.0.0.1",
-                        "-p", str(stack.pg_port), "-U", "wa", "-d", "wa", "-v", "ON_ERROR_STOP=1",
-                        "-c", sql], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
-
-
 def sandbox(stack, method, path, body=None, status=None):
     r = requests.request(method, stack.sandbox_url(path), json=body, timeout=10)
     if status is not None:
@@ -71,7 +63,7 @@ def error_of(r, status, code):
 
 
 def row(stack, msg_id, cols="status"):
-    return psql(stack, "SELECT %s FROM messages WHERE id = '%s'" % (cols, msg_id))
+    return stack.psql("SELECT %s FROM messages WHERE id = '%s'" % (cols, msg_id))
 
 
 def send_ok(api, body):
@@ -95,7 +87,7 @@ def test_send_before_registration_is_service_not_ready(api, stack):
     api.admin_token()
     e = error_of(api.post("/v1/messages", json=text(CUSTOMER)), 503, 1011)
     assert "registered" in e["details"]
-    assert psql(stack, "SELECT count(*) FROM messages") == "0"
+    assert stack.psql("SELECT count(*) FROM messages") == "0"
 
 
 # ---- a registered business -------------------------------------------------------
@@ -159,10 +151,10 @@ def test_every_type_is_accepted_with_an_id(user, stack, body, expected):
 @pytest.mark.parametrize("body,expected", cases("bad_"))
 def test_every_rule_is_refused_with_its_code(user, stack, body, expected):
     code, field = int(expected[0]), expected[1]
-    before = psql(stack, "SELECT count(*) FROM messages WHERE direction = 'outbound'")
+    before = stack.psql("SELECT count(*) FROM messages WHERE direction = 'outbound'")
     e = error_of(user.post("/v1/messages", json=body), 400, code)
     assert e["details"].startswith(field + ": "), e
-    assert psql(stack, "SELECT count(*) FROM messages WHERE direction = 'outbound'") == before
+    assert stack.psql("SELECT count(*) FROM messages WHERE direction = 'outbound'") == before
 
 
 def test_types_reach_the_customer_as_sent(user, stack):
@@ -196,8 +188,8 @@ def test_statuses_receipts_and_callbacks(user, stack):
                               " IS NOT NULL AND sent_at <= delivered_at AND delivered_at <= read_at"
                               " AND error_code IS NULL") == "t"
     # one status callback per step, queued with it (the URL is unreachable, so they wait)
-    bodies = [json.loads(b) for b in psql(
-        stack, "SELECT body FROM wa_callbacks WHERE kind = 'status_change' AND body LIKE '%%%s%%'"
+    bodies = [json.loads(b) for b in stack.psql(
+        "SELECT body FROM wa_callbacks WHERE kind = 'status_change' AND body LIKE '%%%s%%'"
                " ORDER BY id" % msg_id).splitlines()]
     assert [b["statuses"][0]["status"] for b in bodies] == ["sent", "delivered", "read"]
     for b in bodies:
@@ -210,7 +202,7 @@ def test_statuses_receipts_and_callbacks(user, stack):
     sandbox(stack, "POST", "/customers/%s/read" % CUSTOMER, {"id": msg_id}, 200)
     time.sleep(0.3)
     assert row(stack, msg_id, "read_at") == read_at
-    assert psql(stack, "SELECT count(*) FROM wa_callbacks WHERE kind = 'status_change'"
+    assert stack.psql("SELECT count(*) FROM wa_callbacks WHERE kind = 'status_change'"
                        " AND body LIKE '%%%s%%'" % msg_id) == "3"
 
 
@@ -219,7 +211,7 @@ def failed_with(stack, msg_id, code):
         return row(stack, msg_id, "status, error_code") == "failed|%d" % code
     wait_for(check, 10, "failed with %d" % code)
     assert row(stack, msg_id, "failed_at IS NOT NULL AND error_title <> ''") == "t"
-    cb = psql(stack, "SELECT body FROM wa_callbacks WHERE kind = 'status_change' AND body LIKE"
+    cb = stack.psql("SELECT body FROM wa_callbacks WHERE kind = 'status_change' AND body LIKE"
                      " '%%%s%%'" % msg_id)
     st = json.loads(cb)["statuses"][0]
     assert st["status"] == "failed" and st["errors"][0]["code"] == code, st
@@ -250,7 +242,7 @@ def test_inbound_message_and_mark_as_read(user, stack):
                       {"to": BUSINESS, "type": "text", "text": {"body": "read me"}}, 201)["id"]
     wait_for(lambda: row(stack, inbound, "direction, status, peer") ==
              "inbound|received|" + CUSTOMER, 10, "the inbound message")
-    cb = json.loads(psql(stack, "SELECT body FROM wa_callbacks WHERE kind = 'inbound_message'"
+    cb = json.loads(stack.psql("SELECT body FROM wa_callbacks WHERE kind = 'inbound_message'"
                                 " AND body LIKE '%%%s%%'" % inbound))
     assert cb["messages"][0]["id"] == inbound and cb["messages"][0]["text"] == {"body": "read me"}
     assert cb["contacts"][0]["wa_id"] == CUSTOMER
@@ -277,7 +269,7 @@ def test_inbound_message_and_mark_as_read(user, stack):
 
 
 def wal_lsn(stack):
-    return psql(stack, "SELECT pg_current_wal_flush_lsn()")
+    return stack.psql("SELECT pg_current_wal_flush_lsn()")
 
 
 def wal_commits(stack, start, end):
@@ -332,8 +324,8 @@ def test_group_commit_shares_transactions(user, stack):
     url = user.get("/v1/settings/application").json()["settings"]["application"]["webhooks"]["url"]
     assert user.patch("/v1/settings/application", json={"webhooks": {"url": ""}}).status_code == 200
     stack.stop("sandbox")
-    psql(stack, "ALTER SYSTEM SET autovacuum = off")
-    psql(stack, "SELECT pg_reload_conf()")
+    stack.psql("ALTER SYSTEM SET autovacuum = off")
+    stack.psql("SELECT pg_reload_conf()")
     try:
         start = wal_lsn(stack)
         with concurrent.futures.ThreadPoolExecutor(threads + 1) as pool:
@@ -345,13 +337,13 @@ def test_group_commit_shares_transactions(user, stack):
             locker.result()
         end = wal_lsn(stack)
     finally:
-        psql(stack, "ALTER SYSTEM RESET autovacuum")
-        psql(stack, "SELECT pg_reload_conf()")
+        stack.psql("ALTER SYSTEM RESET autovacuum")
+        stack.psql("SELECT pg_reload_conf()")
         stack.start("sandbox")
         assert user.patch("/v1/settings/application",
                           json={"webhooks": {"url": url}}).status_code == 200
     assert len(set(ids)) == n
-    assert psql(stack, "SELECT count(*) FROM messages WHERE id IN (%s)"
+    assert stack.psql("SELECT count(*) FROM messages WHERE id IN (%s)"
                 % ",".join("'%s'" % i for i in ids)) == str(n)
     commits = wal_commits(stack, start, end)
     batches = [int(m) for m in re.findall(r"event=messages_committed count=(\d+)",
@@ -360,14 +352,14 @@ def test_group_commit_shares_transactions(user, stack):
     assert 0 < commits < n / 4, "%d commits for %d sends: no group commit" % (commits, n)
     assert max(batches) > 1
     # once the network is back, the messages it missed go out
-    wait_for(lambda: psql(stack, "SELECT count(*) FROM messages WHERE status = 'accepted' AND id IN"
+    wait_for(lambda: stack.psql("SELECT count(*) FROM messages WHERE status = 'accepted' AND id IN"
                                  " (%s)" % ",".join("'%s'" % i for i in ids)) == "0", 30,
              "the burst to be sent after the network came back")
 
 
 def test_database_error_is_not_acknowledged(user, stack):
-    before = psql(stack, "SELECT count(*) FROM messages")
-    psql(stack, "CREATE FUNCTION msg_test_fail() RETURNS trigger LANGUAGE plpgsql AS"
+    before = stack.psql("SELECT count(*) FROM messages")
+    stack.psql("CREATE FUNCTION msg_test_fail() RETURNS trigger LANGUAGE plpgsql AS"
                 " $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;"
                 " CREATE TRIGGER msg_test_fail BEFORE INSERT ON messages"
                 " FOR EACH STATEMENT EXECUTE FUNCTION msg_test_fail()")
@@ -375,8 +367,8 @@ def test_database_error_is_not_acknowledged(user, stack):
         e = error_of(user.post("/v1/messages", json=text(CUSTOMER)), 500, 1023)
         assert "not accepted" in e["details"]
     finally:
-        psql(stack, "DROP TRIGGER msg_test_fail ON messages; DROP FUNCTION msg_test_fail()")
-    assert psql(stack, "SELECT count(*) FROM messages") == before
+        stack.psql("DROP TRIGGER msg_test_fail ON messages; DROP FUNCTION msg_test_fail()")
+    assert stack.psql("SELECT count(*) FROM messages") == before
     send_ok(user, text(CUSTOMER))
 
 
@@ -391,7 +383,7 @@ def test_database_outage(user, stack):
         r = user.post("/v1/messages", json=text(CUSTOMER, "after outage"))
         return r.json()["messages"][0]["id"] if r.status_code == 201 else None
     msg_id = wait_for(sent, 20, "sends to work again")
-    assert psql(stack, "SELECT count(*) FROM messages WHERE payload->'text'->>'body'"
+    assert stack.psql("SELECT count(*) FROM messages WHERE payload->'text'->>'body'"
                        " = 'during outage'") == "0"
     wait_for(lambda: row(stack, msg_id) == "delivered", 15, "delivery after the outage")
 
@@ -428,9 +420,9 @@ def test_kill9_during_a_burst_loses_no_acknowledged_message(user, stack):
     stack.start("coreapp")
     wait_for(lambda: user.get("/v1/health", apikey=True).status_code == 200, 20, "coreapp")
     ids = ",".join("'%s'" % i for i in acked)
-    assert psql(stack, "SELECT count(*) FROM messages WHERE id IN (%s)" % ids) == str(len(acked))
+    assert stack.psql("SELECT count(*) FROM messages WHERE id IN (%s)" % ids) == str(len(acked))
     # and, resubmitted after the restart, every one of them reaches the network
-    wait_for(lambda: psql(stack, "SELECT count(*) FROM messages WHERE id IN (%s) AND status"
+    wait_for(lambda: stack.psql("SELECT count(*) FROM messages WHERE id IN (%s) AND status"
                                  " IN ('accepted')" % ids) == "0", 30,
              "every acknowledged message to be sent")
     assert stack.log_contains("coreapp", "event=messages_resubmitted")

@@ -17,7 +17,6 @@ from test_users import STRONG, err
 
 PROMTOOL = "/usr/bin/promtool"
 PROMETHEUS = "/usr/bin/prometheus"
-PSQL = "/usr/bin/psql"
 NODE = socket.gethostname()
 PROM_TYPE = "text/plain; version=0.0.4"
 
@@ -112,14 +111,6 @@ def assert_lint_clean_beyond_documented(text):
     problems = promtool_problems(text)
     undocumented = [p for p in problems if p[0] not in DOCUMENTED]
     assert not undocumented, undocumented
-
-
-def psql(stack, sql):
-    r = subprocess.run([PSQL, "-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p", str(stack.pg_port),
-                        "-U", "wa", "-d", "wa", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -335,16 +326,16 @@ def test_stats_db_counts_rows(api, stack):
     assert {d["labels"]["type"] for d in db["db_contacts"]["data"]} >= {"whatsapp_user",
                                                                          "non_whatsapp_user"}
     base_cb = value(db, "db_pending_callbacks")
-    psql(stack, "INSERT INTO wa_callbacks (kind, body) VALUES ('status', '{}'), ('status', '{}')")
-    has_messages = psql(stack, "SELECT to_regclass('messages') IS NOT NULL") == "t"
+    stack.psql("INSERT INTO wa_callbacks (kind, body) VALUES ('status', '{}'), ('status', '{}')")
+    has_messages = stack.psql("SELECT to_regclass('messages') IS NOT NULL") == "t"
     if has_messages:
-        psql(stack, "INSERT INTO messages (id, direction, peer, type, payload, status) VALUES"
+        stack.psql("INSERT INTO messages (id, direction, peer, type, payload, status) VALUES"
                     " ('obs-1', 'outbound', '16315551002', 'text', '{}', 'accepted'),"
                     " ('obs-2', 'outbound', '16315551002', 'text', '{}', 'sent'),"
                     " ('obs-3', 'inbound', '16315551002', 'text', '{}', 'received')")
-    has_contacts = psql(stack, "SELECT to_regclass('contacts_cache') IS NOT NULL") == "t"
+    has_contacts = stack.psql("SELECT to_regclass('contacts_cache') IS NOT NULL") == "t"
     if has_contacts:
-        psql(stack, "INSERT INTO contacts_cache (number, status, wa_id) VALUES"
+        stack.psql("INSERT INTO contacts_cache (number, status, wa_id) VALUES"
                     " ('19995550001', 'valid', '19995550001'),"
                     " ('19995550002', 'valid', '19995550002'),"
                     " ('19995550003', 'invalid', NULL)")
@@ -369,11 +360,11 @@ def test_stats_db_counts_rows(api, stack):
         assert set(types) == set(STATS_DB_DOC)
         assert_lint_clean_beyond_documented(text)
     finally:
-        psql(stack, "DELETE FROM wa_callbacks WHERE body = '{}' AND kind = 'status'")
+        stack.psql("DELETE FROM wa_callbacks WHERE body = '{}' AND kind = 'status'")
         if has_messages:
-            psql(stack, "DELETE FROM messages WHERE id LIKE 'obs-%'")
+            stack.psql("DELETE FROM messages WHERE id LIKE 'obs-%'")
         if has_contacts:
-            psql(stack, "DELETE FROM contacts_cache WHERE number LIKE '1999555000%'")
+            stack.psql("DELETE FROM contacts_cache WHERE number LIKE '1999555000%'")
 
 
 # ---- /v1/support ------------------------------------------------------------------------
@@ -403,21 +394,21 @@ def test_support_facts(api, stack, tokens):
     # never secrets
     assert stack.api_key not in r.text
     assert stack.admin_password not in r.text and admin not in r.text
-    assert psql(stack, "SELECT value FROM web_secrets WHERE name = 'jwt_key'") not in r.text
+    assert stack.psql("SELECT value FROM web_secrets WHERE name = 'jwt_key'") not in r.text
     # the API key is for monitoring only
     err(api.get("/v1/support", apikey=True), 401, 1005)
 
 
 def test_support_settings_digest_follows_settings(api, stack, tokens):
-    if psql(stack, "SELECT to_regclass('app_settings') IS NOT NULL") != "t":
+    if stack.psql("SELECT to_regclass('app_settings') IS NOT NULL") != "t":
         pytest.fail("app_settings table missing: the settings migration (005) is not applied")
     a = api.as_token(tokens[0])
-    psql(stack, "UPDATE app_settings SET overrides = '{}'")
+    stack.psql("UPDATE app_settings SET overrides = '{}'")
     d1 = a.get("/v1/support").json()["support"]["settings_digest"]
-    psql(stack, """UPDATE app_settings SET overrides = '{"webhooks": {"url": "https://secret.example/x?token=abc"}}'""")
+    stack.psql("""UPDATE app_settings SET overrides = '{"webhooks": {"url": "https://secret.example/x?token=abc"}}'""")
     r = a.get("/v1/support")
     d2 = r.json()["support"]["settings_digest"]
-    psql(stack, "UPDATE app_settings SET overrides = '{}'")
+    stack.psql("UPDATE app_settings SET overrides = '{}'")
     assert d1.startswith("sha256:") and d2.startswith("sha256:") and d1 != d2
     assert "secret.example" not in r.text
 

@@ -8,7 +8,6 @@ network shows is right after a restart, a registration or a network outage.
 Also the link's documented metrics in /v1/stats/app (internal_server_*, in_message_*) and
 db_pending_messages in /v1/stats/db, as this registered stack exercises the link."""
 import hashlib
-import subprocess
 import time
 
 import pytest
@@ -16,17 +15,8 @@ import pytest
 from sandbox_client import Sandbox, register, wait_health
 from test_profile import JPEG, png
 
-PSQL = "/usr/bin/psql"
 WA_ID = "16315550100"
 EMPTY_BUSINESS = {"address": "", "description": "", "email": "", "vertical": "", "websites": []}
-
-
-def psql(stack, sql):
-    r = subprocess.run([PSQL, "-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p", str(stack.pg_port),
-                        "-U", "wa", "-d", "wa", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
 
 
 def shown(sb):
@@ -117,8 +107,8 @@ def test_the_profile_is_pushed_again_when_the_link_comes_up(admin, stack):
     # the database changes while the coreapp is down (as a restore would): the push at
     # link-up after the restart is what tells the network
     stack.stop("coreapp")
-    psql(stack, "UPDATE profile SET about = 'Changed while down' WHERE id = 1")
-    psql(stack, "UPDATE business_profile SET address = '2 Side St' WHERE id = 1")
+    stack.psql("UPDATE profile SET about = 'Changed while down' WHERE id = 1")
+    stack.psql("UPDATE business_profile SET address = '2 Side St' WHERE id = 1")
     stack.start("coreapp")
     p = wait_shown(sb, lambda p: p["about"] == "Changed while down", timeout=20)
     assert p["business"]["address"] == "2 Side St"
@@ -177,7 +167,7 @@ def test_link_metrics_and_pending_messages(admin, stack):
         time.sleep(0.05)
     for name in ("in_message_from_server", "in_message_decoded", "in_message_persisted"):
         assert now[name] == before[name] + 2, (name, before, now)
-    assert psql(stack, "SELECT count(*) FROM messages WHERE direction = 'inbound'") == \
+    assert stack.psql("SELECT count(*) FROM messages WHERE direction = 'inbound'") == \
         str(int(now["in_message_persisted"]))
 
     # a profile change is one more request, timed

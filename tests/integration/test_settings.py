@@ -8,7 +8,6 @@ coreapp would) reaching the running coreapp.
 """
 import copy
 import json
-import subprocess
 import time
 
 import pytest
@@ -242,16 +241,16 @@ def test_wa_id_is_read_only(admin):
 
 def test_wa_id_is_the_registered_number(admin, stack):
     """wa_id comes from the registration (the account row), only once registered."""
-    psql(stack, "INSERT INTO account (cc, phone_number, wa_id, registered) "
+    stack.psql("INSERT INTO account (cc, phone_number, wa_id, registered) "
                 "VALUES ('1', '6315551019', '16315551019', false)")
     try:
         assert settings(admin)["wa_id"] == ""
-        psql(stack, "UPDATE account SET registered = true")
+        stack.psql("UPDATE account SET registered = true")
         assert settings(admin)["wa_id"] == "16315551019"
         patch_ok(admin, {"wa_id": "19999999999"})
         assert settings(admin)["wa_id"] == "16315551019"
     finally:
-        psql(stack, "DELETE FROM account")
+        stack.psql("DELETE FROM account")
 
 
 def test_reset_restores_every_default(admin):
@@ -286,18 +285,11 @@ def test_non_admin_is_refused(admin):
     assert r.status_code in (401, 403), r.text
 
 
-def psql(stack, sql):
-    r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(stack.pg_port), "-U", "wa",
-                        "-d", "wa", "-Atc", sql], capture_output=True, text=True, timeout=20)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
-
-
 def test_stored_in_postgresql_and_kept_across_restart(admin, stack):
     patch_ok(admin, {"webhooks": {"url": "https://a.example/x", "message": {"read": False}},
                      "callback_backoff_delay_ms": "1234"})
     # only what differs from the defaults is stored
-    assert json.loads(psql(stack, "SELECT overrides::text FROM app_settings")) == {
+    assert json.loads(stack.psql("SELECT overrides::text FROM app_settings")) == {
         "webhooks": {"url": "https://a.example/x", "message": {"read": False}},
         "callback_backoff_delay_ms": 1234}
     restart_coreapp(stack, admin)
@@ -345,7 +337,7 @@ def test_changes_by_another_coreapp_arrive_by_notify(admin, stack):
     """Another coreapp writing the row (here: psql) updates this one's memory
     without a restart: visible in what the coreapp logs when it applies it."""
     n = stack.log_text("coreapp").count("event=settings_changed")
-    psql(stack, """UPDATE app_settings SET overrides = '{"sent_status": true}'""")
+    stack.psql("""UPDATE app_settings SET overrides = '{"sent_status": true}'""")
     deadline = time.monotonic() + 5
     while stack.log_text("coreapp").count("event=settings_changed") == n:
         assert time.monotonic() < deadline, "NOTIFY not applied"

@@ -125,7 +125,7 @@ def test_sticker_refusals(user):
     err(user.get(base + "/7"), 404, 1006)
     err(user.patch(base + "/7", json={"image_data_id": "m"}), 404, 1006)
     err(user.delete(base + "/7"), 404, 1006)
-    r = user.post(base, json={"image_data_id": "m"})
+    assert user.post(base, json={"image_data_id": "m"}).status_code == 201
     err(user.patch(base + "/0", json={}), 400, 1008)
     for i in range(29):
         assert user.post(base, json={"image_data_id": "m%d" % i}).status_code == 201

@@ -7,7 +7,6 @@ runs in the test with certificates from a throwaway CA that the tests upload
 (or not) through the API.
 """
 import json
-import subprocess
 import time
 
 import pytest
@@ -65,15 +64,8 @@ def gc(api):
     assert r.json()["services"] == {"message": {"gc": {"status": "processing"}}}, r.text
 
 
-def psql(stack, sql):
-    r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(stack.pg_port), "-U", "wa",
-                        "-d", "wa", "-Atc", sql], capture_output=True, text=True, timeout=20)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
-
-
 def rows(stack):
-    return int(psql(stack, "SELECT count(*) FROM wa_callbacks"))
+    return int(stack.psql("SELECT count(*) FROM wa_callbacks"))
 
 
 def wait_rows(stack, n, timeout=10):
@@ -363,9 +355,9 @@ def test_rows_inserted_by_another_producer_are_delivered(admin, stack, pki, rece
     use(admin, pki, receiver)
     body = '{"statuses":[{"id":"gBGGtest","recipient_id":"16315551234","status":"read",' \
            '"timestamp":"1629293100"}]}'
-    psql(stack, "BEGIN; INSERT INTO wa_callbacks (kind, body) VALUES ('status_change', '%s'); "
+    stack.psql("BEGIN; INSERT INTO wa_callbacks (kind, body) VALUES ('status_change', '%s'); "
                 "ROLLBACK" % body)
-    psql(stack, "INSERT INTO wa_callbacks (kind, body) VALUES ('status_change', '%s')" % body)
+    stack.psql("INSERT INTO wa_callbacks (kind, body) VALUES ('status_change', '%s')" % body)
     receiver.wait_delivered(1)
     assert receiver.hits[0]["body"] == body.encode()   # byte for byte
     time.sleep(0.5)

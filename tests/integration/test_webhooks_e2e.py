@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import re
-import subprocess
 import time
 
 import pytest
@@ -94,14 +93,6 @@ def patch(api, body):
     assert r.status_code == 200, r.text
 
 
-def psql(stack, sql):
-    r = subprocess.run(["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(stack.pg_port),
-                        "-U", "wa", "-d", "wa", "-c", sql], capture_output=True, text=True,
-                       timeout=20)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
-
-
 def callbacks(rx):
     """Every body the receiver answered 200, parsed (cached on the hit)."""
     with rx.cond:
@@ -152,7 +143,7 @@ def status_bodies(rx, msg_id):
 
 def settle(stack, rx, timeout=10):
     """Until every queued callback is delivered (nothing left in wa_callbacks)."""
-    wait_for(lambda: psql(stack, "SELECT count(*) FROM wa_callbacks") == "0", timeout,
+    wait_for(lambda: stack.psql("SELECT count(*) FROM wa_callbacks") == "0", timeout,
                "the callback queue to drain")
 
 
@@ -183,7 +174,7 @@ def b64(data):
 
 
 def msg_row(stack, msg_id):
-    return psql(stack, "SELECT status FROM messages WHERE id = '%s'" % msg_id)
+    return stack.psql("SELECT status FROM messages WHERE id = '%s'" % msg_id)
 
 
 # ---- 1. inbound messages (§2-3) ----------------------------------------------------------------
@@ -307,7 +298,7 @@ def test_every_inbound_type_in_the_documented_shape(admin, sb, rx, stack):
     # each inbound message was posted once, and stored once
     assert len([b for b in callbacks(rx) if b.get("messages") and
                 b["messages"][0]["id"] in {s[0] for s in sent}]) == len(sent)
-    assert psql(stack, "SELECT type FROM messages WHERE id = '%s'" % sent[-1][0]) == "unknown"
+    assert stack.psql("SELECT type FROM messages WHERE id = '%s'" % sent[-1][0]) == "unknown"
 
 
 def test_sandbox_refuses_malformed_inbound(admin, sb):
@@ -474,7 +465,7 @@ def test_per_status_switches(admin, sb, rx, stack):
 # ---- 3. system notifications (§4) ------------------------------------------------------------
 
 def identity_row(stack, wa_id):
-    return psql(stack, "SELECT hash || CASE WHEN acknowledged THEN '|t' ELSE '|f' END"
+    return stack.psql("SELECT hash || CASE WHEN acknowledged THEN '|t' ELSE '|f' END"
                        " FROM contact_identities"
                        " WHERE wa_id = '%s'" % wa_id)
 
@@ -545,7 +536,7 @@ def test_user_changed_number(admin, sb, rx, stack):
     patch(admin, {"notify_user_change_number": False})
     r = sb.post("/customers/%s/change-number" % new, {"new_wa_id": old})
     assert r.status_code == 200, r.text
-    wait_for(lambda: psql(stack, "SELECT count(*) FROM messages WHERE type = 'system'"
+    wait_for(lambda: stack.psql("SELECT count(*) FROM messages WHERE type = 'system'"
                                    " AND peer = '%s'" % new) == "1", 10, "the notification stored")
     settle(stack, rx)
     assert system_cbs(rx, new, "user_changed_number") == []
