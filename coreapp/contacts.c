@@ -1,4 +1,5 @@
 /* contacts.c - contact checks with a cache, and identities. */
+#include <event2/event.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,9 @@
 struct contacts {
     struct coreapp *app;
     json_t         *inflight;    /* numbers with a background check running (a set) */
+    json_t         *unacked;     /* wa_ids whose identity change is not acknowledged (a set,
+                                    as committed in contact_identities) */
+    struct event   *load_retry;
 };
 
 /* One POST /v1/contacts. */
@@ -380,11 +384,13 @@ acked_cb(const struct db_result *res, enum err_code err, void *arg)
 {
     struct ident *d = arg;
 
-    (void) res;
-    if (err != ERR_OK)
+    if (err != ERR_OK) {
         core_reply_error(d->req, ERR_DATABASE, "could not record the acknowledgement");
-    else
+    } else {
+        if (db_result_rows(res) == 1)            /* no newer change came meanwhile */
+            json_object_del(d->c->unacked, d->wa_id);
         core_reply(d->req, 200, NULL);
+    }
     ident_free(d);
 }
 
@@ -409,7 +415,7 @@ identity_known(struct ident *d, const char *hash, long long created, bool acked)
     }
     db_query(d->c->app->db,
              "UPDATE contact_identities SET acknowledged = true, updated_at = now()"
-             " WHERE wa_id = $1 AND hash = $2", 2, params, acked_cb, d);
+             " WHERE wa_id = $1 AND hash = $2 RETURNING 1", 2, params, acked_cb, d);
 }
 
 static void
@@ -534,9 +540,12 @@ identity_saved_cb(const struct db_result *res, enum err_code err, void *arg)
 {
     struct ident *d = arg;
 
-    (void) res;
-    if (err == ERR_OK)
+    if (err == ERR_OK) {
+        if (db_result_rows(res) == 1 && db_result_get(res, 0, 2) != NULL &&
+            strcmp(db_result_get(res, 0, 2), "f") == 0)
+            json_object_set_new(d->c->unacked, d->wa_id, json_true());
         gateway_event_done(d->c->app->gw, d->eid);   /* else the network sends it again */
+    }
     ident_free(d);
 }
 
@@ -596,6 +605,7 @@ identity_changed_cb(struct gateway *gw, const char *eid, json_t *ev, void *arg)
     d = xcalloc(1, sizeof(*d));
     d->c = c;
     d->eid = xstrdup(eid);
+    d->wa_id = xstrdup(wa_id);
     snprintf(created, sizeof(created), "%lld",
              (long long) json_integer_value(json_object_get(ev, "created_timestamp")));
     cb = identity_callback(c, wa_id, hash, json_integer_value(json_object_get(ev,
@@ -612,13 +622,55 @@ identity_changed_cb(struct gateway *gw, const char *eid, json_t *ev, void *arg)
              "  VALUES ($1, $2, $3, false) ON CONFLICT (wa_id) DO UPDATE SET hash = $2,"
              "   created_timestamp = $3, updated_at = now(),"
              "   acknowledged = contact_identities.acknowledged AND contact_identities.hash = $2"
-             "  RETURNING 1),"
+             "  RETURNING acknowledged),"
              " cb AS (INSERT INTO wa_callbacks (kind, body) SELECT $5, $4::text"
              "  WHERE $4::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM old WHERE hash = $2)"
              "  RETURNING 1)"
-             " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM cb)",
+             " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM cb),"
+             "        (SELECT acknowledged FROM up)",
              5, params, identity_saved_cb, d);
     free(cb);
+}
+
+/* ---- sends to a changed identity (1028) -------------------------------------------------- */
+
+bool
+contacts_send_blocked(struct contacts *c, const char *wa_id)
+{
+    return settings_get(c->app)->show_security_notifications &&
+           json_object_get(c->unacked, wa_id) != NULL;
+}
+
+static void load_unacked(struct contacts *c);
+
+static void
+unacked_loaded_cb(const struct db_result *res, enum err_code err, void *arg)
+{
+    struct contacts *c = arg;
+    struct timeval   tv = { 1, 0 };
+
+    if (err != ERR_OK) {
+        evtimer_add(c->load_retry, &tv);
+        return;
+    }
+    for (int i = 0; i < db_result_rows(res); i++)
+        json_object_set_new(c->unacked, db_result_get(res, i, 0), json_true());
+}
+
+static void
+load_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    load_unacked(arg);
+}
+
+/* Once at start; afterwards the set follows the changes this process commits. */
+static void
+load_unacked(struct contacts *c)
+{
+    db_query(c->app->db, "SELECT wa_id FROM contact_identities WHERE NOT acknowledged", 0, NULL,
+             unacked_loaded_cb, c);
 }
 
 /* ---- life -------------------------------------------------------------------------------- */
@@ -630,6 +682,9 @@ contacts_init(struct coreapp *app)
 
     c->app = app;
     c->inflight = json_object();
+    c->unacked = json_object();
+    c->load_retry = evtimer_new(app->base, load_retry_cb, c);
+    load_unacked(c);
     app->contacts = c;
     dispatch_register(app->dispatch, WIRE_CONTACTS_CHECK, check_handle, c);
     dispatch_register(app->dispatch, WIRE_IDENTITY_GET, identity_get_handle, c);
@@ -643,5 +698,7 @@ contacts_free(struct contacts *c)
     if (c == NULL)
         return;
     json_decref(c->inflight);
+    json_decref(c->unacked);
+    event_free(c->load_retry);
     free(c);
 }

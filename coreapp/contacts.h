@@ -7,6 +7,8 @@
 #ifndef COREAPP_CONTACTS_H
 #define COREAPP_CONTACTS_H
 
+#include <stdbool.h>
+
 #define CONTACTS_MAX_BATCH 10000
 
 struct coreapp;
@@ -16,5 +18,9 @@ struct contacts;
  * app->contacts. Needs app->gw and app->account. */
 void contacts_init(struct coreapp *app);
 void contacts_free(struct contacts *c);                /* NULL is fine */
+
+/* Whether a message to wa_id must be refused with 1028: show_security_notifications
+ * is on and the contact's latest identity change is not acknowledged yet. */
+bool contacts_send_blocked(struct contacts *c, const char *wa_id);
 
 #endif /* COREAPP_CONTACTS_H */

@@ -22,6 +22,7 @@
 #include "common/phone.h"
 #include "common/xalloc.h"
 #include "coreapp/coreapp.h"
+#include "coreapp/contacts.h"
 #include "coreapp/dispatch.h"
 #include "coreapp/gateway.h"
 #include "coreapp/message_validate.h"
@@ -295,6 +296,14 @@ send_handle(struct core_req *req, void *arg)
         m->counts.refused++;
         free(o);
         core_reply_error(req, rc, "%s", details);
+        return;
+    }
+    if (!o->v.group && contacts_send_blocked(m->app->contacts, o->v.to)) {
+        m->counts.refused++;
+        core_reply_error(req, ERR_IDENTITY_ACK_REQUIRED, "the identity of %s changed; "
+                         "acknowledge it with PUT /v1/contacts/%s/identity first", o->v.to,
+                         o->v.to);
+        free(o);
         return;
     }
     /* stored and sent with its type spelled out, even when it defaulted */

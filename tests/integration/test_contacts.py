@@ -185,7 +185,8 @@ def test_identity(admin, sbm):
     assert r.status_code == 200, r.text
     now = admin.get("/v1/contacts/16315551002/identity").json()["contacts"]
     assert now["acknowledged"] is True and now["hash"] == changed["hash"]
-    # not a WhatsApp user; not a wa_id
+    # not a WhatsApp user (made here too, so that the test stands alone); not a wa_id
+    sbm.customer("16315559999", "Nobody", on_whatsapp=False)
     r = admin.get("/v1/contacts/16315559999/identity")
     assert r.status_code == 404 and r.json()["errors"][0]["code"] == 1006, r.text
     error(admin.get("/v1/contacts/abc/identity"), 1009, "wa_id")

@@ -540,3 +540,50 @@ def test_user_changed_number(admin, sb, rx, stack):
                                    " AND peer = '%s'" % new) == "1", 10, "the notification stored")
     settle(stack, rx)
     assert system_cbs(rx, new, "user_changed_number") == []
+
+
+def send_text(api, to):
+    return api.post("/v1/messages", json={"to": to, "type": "text", "text": {"body": "hello"}})
+
+
+def code_of(r):
+    return r.json()["errors"][0]["code"] if r.status_code >= 400 else None
+
+
+def test_sends_wait_for_the_identity_change_to_be_acknowledged(admin, sb, stack):
+    """1028 (spec/ERRORS.md, API.md §5.3): with show_security_notifications on, a customer
+    whose identity changed gets no message until the business acknowledges the new one."""
+    who, other = "16315552030", "16315552031"
+    sb.customer(who, "Jo")
+    sb.customer(other, "Kim")
+    changed = sb.post("/customers/%s/identity" % who).json()["hash"]
+    wait_for(lambda: identity_row(stack, who) == changed + "|f", 10, "the identity recorded")
+    # the setting off (the default): nothing is blocked
+    r = send_text(admin, who)
+    assert r.status_code == 201, r.text
+
+    patch(admin, {"show_security_notifications": True})
+    for to in (who, "+" + who, "+1 (631) 555-2030"):         # whatever the number's format
+        r = send_text(admin, to)
+        assert r.status_code == 400 and code_of(r) == 1028, (to, r.text)
+        assert who in r.json()["errors"][0]["details"], r.text
+    assert send_text(admin, other).status_code == 201            # only that customer
+
+    # the blocked set is the table's: it survives a restart of the coreapp
+    stack.kill9("coreapp")
+    stack.start("coreapp")
+    wait_for(lambda: code_of(send_text(admin, who)) == 1028, 20, "1028 after the restart")
+
+    # acknowledging an older hash does not unblock; the latest one does
+    r = admin.put("/v1/contacts/%s/identity" % who, json={"hash": changed + "x"})
+    assert r.status_code == 400, r.text
+    assert code_of(send_text(admin, who)) == 1028
+    r = admin.put("/v1/contacts/%s/identity" % who, json={"hash": changed})
+    assert r.status_code == 200, r.text
+    r = send_text(admin, who)
+    assert r.status_code == 201, r.text
+
+    # a further change blocks again
+    again = sb.post("/customers/%s/identity" % who).json()["hash"]
+    wait_for(lambda: identity_row(stack, who) == again + "|f", 10, "the new identity recorded")
+    assert code_of(send_text(admin, who)) == 1028
