@@ -2,6 +2,7 @@
 #include <event2/event.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include "common/db.h"
@@ -22,8 +23,8 @@
 struct contacts {
     struct coreapp *app;
     json_t         *inflight;    /* numbers with a background check running (a set) */
-    json_t         *unacked;     /* wa_ids whose identity change is not acknowledged (a set,
-                                    as committed in contact_identities) */
+    json_t         *unacked;     /* wa_id -> {hash, created_timestamp} of an identity change
+                                    not acknowledged, as committed in contact_identities */
     struct event   *load_retry;
 };
 
@@ -368,6 +369,7 @@ struct ident {
     char            *wa_id;
     char            *hash;        /* PUT: the hash to acknowledge */
     char            *eid;         /* an identity_changed event */
+    json_t          *seen;        /* ... and its {hash, created_timestamp} */
 };
 
 static void
@@ -376,6 +378,7 @@ ident_free(struct ident *d)
     free(d->wa_id);
     free(d->hash);
     free(d->eid);
+    json_decref(d->seen);
     free(d);
 }
 
@@ -543,7 +546,7 @@ identity_saved_cb(const struct db_result *res, enum err_code err, void *arg)
     if (err == ERR_OK) {
         if (db_result_rows(res) == 1 && db_result_get(res, 0, 2) != NULL &&
             strcmp(db_result_get(res, 0, 2), "f") == 0)
-            json_object_set_new(d->c->unacked, d->wa_id, json_true());
+            json_object_set(d->c->unacked, d->wa_id, d->seen);
         gateway_event_done(d->c->app->gw, d->eid);   /* else the network sends it again */
     }
     ident_free(d);
@@ -606,6 +609,8 @@ identity_changed_cb(struct gateway *gw, const char *eid, json_t *ev, void *arg)
     d->c = c;
     d->eid = xstrdup(eid);
     d->wa_id = xstrdup(wa_id);
+    d->seen = json_pack("{s:s, s:I}", "hash", hash, "created_timestamp",
+                        json_integer_value(json_object_get(ev, "created_timestamp")));
     snprintf(created, sizeof(created), "%lld",
              (long long) json_integer_value(json_object_get(ev, "created_timestamp")));
     cb = identity_callback(c, wa_id, hash, json_integer_value(json_object_get(ev,
@@ -634,11 +639,11 @@ identity_changed_cb(struct gateway *gw, const char *eid, json_t *ev, void *arg)
 
 /* ---- sends to a changed identity (1028) -------------------------------------------------- */
 
-bool
-contacts_send_blocked(struct contacts *c, const char *wa_id)
+const json_t *
+contacts_unacked_identity(struct contacts *c, const char *wa_id)
 {
-    return settings_get(c->app)->show_security_notifications &&
-           json_object_get(c->unacked, wa_id) != NULL;
+    return settings_get(c->app)->show_security_notifications
+               ? json_object_get(c->unacked, wa_id) : NULL;
 }
 
 static void load_unacked(struct contacts *c);
@@ -654,7 +659,10 @@ unacked_loaded_cb(const struct db_result *res, enum err_code err, void *arg)
         return;
     }
     for (int i = 0; i < db_result_rows(res); i++)
-        json_object_set_new(c->unacked, db_result_get(res, i, 0), json_true());
+        json_object_set_new(c->unacked, db_result_get(res, i, 0),
+                            json_pack("{s:s, s:I}", "hash", db_result_get(res, i, 1),
+                                      "created_timestamp",
+                                      (json_int_t) atoll(db_result_get(res, i, 2))));
 }
 
 static void
@@ -669,8 +677,8 @@ load_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 load_unacked(struct contacts *c)
 {
-    db_query(c->app->db, "SELECT wa_id FROM contact_identities WHERE NOT acknowledged", 0, NULL,
-             unacked_loaded_cb, c);
+    db_query(c->app->db, "SELECT wa_id, hash, created_timestamp FROM contact_identities"
+             " WHERE NOT acknowledged", 0, NULL, unacked_loaded_cb, c);
 }
 
 /* ---- life -------------------------------------------------------------------------------- */

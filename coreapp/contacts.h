@@ -7,7 +7,7 @@
 #ifndef COREAPP_CONTACTS_H
 #define COREAPP_CONTACTS_H
 
-#include <stdbool.h>
+#include <jansson.h>
 
 #define CONTACTS_MAX_BATCH 10000
 
@@ -19,8 +19,10 @@ struct contacts;
 void contacts_init(struct coreapp *app);
 void contacts_free(struct contacts *c);                /* NULL is fine */
 
-/* Whether a message to wa_id must be refused with 1028: show_security_notifications
- * is on and the contact's latest identity change is not acknowledged yet. */
-bool contacts_send_blocked(struct contacts *c, const char *wa_id);
+/* While show_security_notifications is on: {hash, created_timestamp (ms)} of
+ * wa_id's latest identity change if it is not acknowledged yet (messages to
+ * wa_id are then refused with 1028, and its inbound messages carry it), else
+ * NULL. Borrowed. */
+const json_t *contacts_unacked_identity(struct contacts *c, const char *wa_id);
 
 #endif /* COREAPP_CONTACTS_H */

@@ -298,7 +298,7 @@ send_handle(struct core_req *req, void *arg)
         core_reply_error(req, rc, "%s", details);
         return;
     }
-    if (!o->v.group && contacts_send_blocked(m->app->contacts, o->v.to)) {
+    if (!o->v.group && contacts_unacked_identity(m->app->contacts, o->v.to) != NULL) {
         m->counts.refused++;
         core_reply_error(req, ERR_IDENTITY_ACK_REQUIRED, "the identity of %s changed; "
                          "acknowledge it with PUT /v1/contacts/%s/identity first", o->v.to,

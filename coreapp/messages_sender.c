@@ -18,6 +18,7 @@
 #include "common/jsonbuf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "coreapp/contacts.h"
 #include "coreapp/coreapp.h"
 #include "coreapp/gateway.h"
 #include "coreapp/messages_sender.h"
@@ -548,6 +549,7 @@ inbound_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
     const char             *from = json_string_value(json_object_get(event, "from"));
     const char             *type = json_string_value(json_object_get(event, "type"));
     json_t                 *msg, *contact, *cb = NULL;
+    const json_t           *ident;
     char                   *cbtext = NULL;
     int                     kind;
 
@@ -570,6 +572,15 @@ inbound_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
     json_object_del(msg, "contact");
     kind = inbound_shape(settings_get(s->app), &msg);
     type = json_string_value(json_object_get(msg, "type"));
+    /* from a customer whose new identity the business has not acknowledged
+     * (show_security_notifications): the message says so (WEBHOOKS.md §3) */
+    ident = kind == WEBHOOK_INBOUND_MESSAGE ? contacts_unacked_identity(s->app->contacts, from)
+                                            : NULL;
+    if (ident != NULL)
+        json_object_set_new(msg, "identity",
+                            json_pack("{s:b, s:O, s:O}", "acknowledged", 0, "created_timestamp",
+                                      json_object_get(ident, "created_timestamp"), "hash",
+                                      json_object_get(ident, "hash")));
     if (webhooks_enabled(s->app) && kind >= 0) {
         /* a system notification speaks of the sender, not as a profile */
         cb = contact && kind != WEBHOOK_SYSTEM

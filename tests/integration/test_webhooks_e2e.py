@@ -550,17 +550,20 @@ def code_of(r):
     return r.json()["errors"][0]["code"] if r.status_code >= 400 else None
 
 
-def test_sends_wait_for_the_identity_change_to_be_acknowledged(admin, sb, stack):
+def test_sends_wait_for_the_identity_change_to_be_acknowledged(admin, sb, rx, stack):
     """1028 (spec/ERRORS.md, API.md §5.3): with show_security_notifications on, a customer
-    whose identity changed gets no message until the business acknowledges the new one."""
+    whose identity changed gets no message until the business acknowledges the new one;
+    meanwhile that customer's messages carry the "identity" object (WEBHOOKS.md §3)."""
     who, other = "16315552030", "16315552031"
     sb.customer(who, "Jo")
     sb.customer(other, "Kim")
     changed = sb.post("/customers/%s/identity" % who).json()["hash"]
     wait_for(lambda: identity_row(stack, who) == changed + "|f", 10, "the identity recorded")
-    # the setting off (the default): nothing is blocked
+    # the setting off (the default): nothing is blocked, nothing is shown
     r = send_text(admin, who)
     assert r.status_code == 201, r.text
+    quiet = customer_send(sb, who, {"type": "text", "text": {"body": "off"}})
+    assert "identity" not in inbound_cb(rx, quiet)["messages"][0]
 
     patch(admin, {"show_security_notifications": True})
     for to in (who, "+" + who, "+1 (631) 555-2030"):         # whatever the number's format
@@ -568,6 +571,14 @@ def test_sends_wait_for_the_identity_change_to_be_acknowledged(admin, sb, stack)
         assert r.status_code == 400 and code_of(r) == 1028, (to, r.text)
         assert who in r.json()["errors"][0]["details"], r.text
     assert send_text(admin, other).status_code == 201            # only that customer
+    said = customer_send(sb, who, {"type": "text", "text": {"body": "it is me"}})
+    m = inbound_cb(rx, said)["messages"][0]
+    created = int(stack.psql("SELECT created_timestamp FROM contact_identities"
+                             " WHERE wa_id = '%s'" % who))
+    assert m["identity"] == {"acknowledged": False, "created_timestamp": created,
+                             "hash": changed}, m
+    other_said = customer_send(sb, other, {"type": "text", "text": {"body": "hi"}})
+    assert "identity" not in inbound_cb(rx, other_said)["messages"][0]
 
     # the blocked set is the table's: it survives a restart of the coreapp
     stack.kill9("coreapp")
@@ -582,6 +593,8 @@ def test_sends_wait_for_the_identity_change_to_be_acknowledged(admin, sb, stack)
     assert r.status_code == 200, r.text
     r = send_text(admin, who)
     assert r.status_code == 201, r.text
+    after = customer_send(sb, who, {"type": "text", "text": {"body": "thanks"}})
+    assert "identity" not in inbound_cb(rx, after)["messages"][0]
 
     # a further change blocks again
     again = sb.post("/customers/%s/identity" % who).json()["hash"]
