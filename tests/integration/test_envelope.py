@@ -88,6 +88,22 @@ def test_bad_authorization_headers(api, stack):
     (b"42", "JSON object"),
     (b"\xff\xfe{}", "decode json"),
     (b'{"a": "\\ud800"}', "decode json"),
+    # what the webapp's fast parser (common/jsonbuf.c) sees first, then hands to jansson
+    (b"[" * 2049 + b"]" * 2049, "decode json"),             # deeper than jansson allows
+    (b'{"a":' + b"[" * 3000, "decode json"),
+    (b'{"a":"x\x00y"}', "decode json"),                       # raw control characters
+    (b'{"a":"x\ny"}', "decode json"),
+    (b'{"a":"\xc3\x28"}', "decode json"),                    # invalid UTF-8 in a string
+    (b'{"a":"\\x41"}', "decode json"),                       # no such escape
+    (b'{"a":1} x', "decode json"),                            # trailing garbage
+    (b'{"a":[1,2,]}', "decode json"),
+    (b"{'a':1}", "decode json"),
+    (b'{"a":tru}', "decode json"),
+    (b'{"a":01}', "decode json"),
+    (b'{"a":1e999}', "decode json"),                          # out of a double's range
+    (b'{"a":99999999999999999999}', "decode json"),           # out of int64
+    (b'{"a":1,"b":{"c":2,"c":3}}', "duplicate"),              # nested duplicate
+    (b'{"\\u0061":1,"a":2}', "duplicate"),                   # the same key, escaped
 ])
 def test_malformed_bodies(api, body, details):
     admin = api.as_token(api.admin_token())
