@@ -6,6 +6,7 @@
 #include "common/db.h"
 #include "common/log.h"
 #include "common/netproto.h"
+#include "common/offload.h"
 #include "common/sealbox.h"
 #include "common/xalloc.h"
 #include "coreapp/account.h"
@@ -109,28 +110,94 @@ password_or_reply(struct core_req *req)
 
 /* ---- POST /v1/settings/backup ------------------------------------------------------ */
 
+/* A key derivation (scrypt, ~0.1 s; more for a forged restore header) runs on
+ * the offload thread, so the loop keeps serving messages meanwhile. The job
+ * owns copies of what it reads; req stays with the loop thread. */
+struct kdf_job {
+    struct core_req *req;
+    struct coreapp  *app;
+    char            *pw, *in;        /* password; document (seal) or box (open) */
+    size_t           pw_len, in_len;
+    char            *box;            /* seal: the result */
+    unsigned char   *plain;          /* open: the result */
+    size_t           plain_len;
+    const char      *why;
+    enum err_code    rc;
+};
+
+static struct kdf_job *
+kdf_job_new(struct core_req *req, struct coreapp *app, const json_t *pw, const char *in,
+            size_t in_len)
+{
+    struct kdf_job *j = xcalloc(1, sizeof(*j));
+
+    j->req = req;
+    j->app = app;
+    j->pw_len = json_string_length(pw);
+    j->pw = xmalloc(j->pw_len + 1);
+    memcpy(j->pw, json_string_value(pw), j->pw_len + 1);
+    j->in_len = in_len;
+    j->in = xmalloc(in_len + 1);
+    memcpy(j->in, in, in_len);
+    j->in[in_len] = '\0';
+    return j;
+}
+
+static void
+kdf_job_free(struct kdf_job *j)
+{
+    OPENSSL_cleanse(j->pw, j->pw_len);
+    OPENSSL_cleanse(j->in, j->in_len);    /* a document holds the business's secret key */
+    free(j->pw);
+    free(j->in);
+    free(j->box);
+    if (j->plain != NULL)
+        OPENSSL_cleanse(j->plain, j->plain_len);
+    free(j->plain);
+    free(j);
+}
+
+static void
+seal_work(void *arg)
+{
+    struct kdf_job *j = arg;
+
+    j->box = sealbox_seal(j->in, j->in_len, j->pw, j->pw_len, NULL);
+}
+
+static void
+seal_done(void *arg)
+{
+    struct kdf_job *j = arg;
+
+    if (j->box == NULL) {
+        core_reply_error(j->req, ERR_INTERNAL, "could not encrypt the backup");
+    } else {
+        log_info(j->req->w.rid, "backup_made", "bytes=%zu", strlen(j->box));
+        core_reply(j->req, 200, json_pack("{s:{s:s%}}", "settings", "data", j->box,
+                                          strlen(j->box)));
+    }
+    kdf_job_free(j);
+}
+
 static void
 snapshot_cb(const struct db_result *res, enum err_code err, void *arg)
 {
-    struct core_req *req = arg;
-    json_t          *pw = json_object_get(req->w.body, "password");
+    struct kdf_job  *j = arg;
     const char      *doc = err == ERR_OK ? db_result_get(res, 0, 0) : NULL;
-    char            *box, q[256];
+    char             q[256];
 
     if (doc == NULL) {
-        log_error(req->w.rid, "backup_failed", "reason=\"%s\"",
+        log_error(j->req->w.rid, "backup_failed", "reason=\"%s\"",
                   log_quote(db_result_error(res), q, sizeof(q)));
-        core_reply_error(req, ERR_DATABASE, "could not read the settings to back up");
+        core_reply_error(j->req, ERR_DATABASE, "could not read the settings to back up");
+        kdf_job_free(j);
         return;
     }
-    box = sealbox_seal(doc, strlen(doc), json_string_value(pw), json_string_length(pw), NULL);
-    if (box == NULL) {
-        core_reply_error(req, ERR_INTERNAL, "could not encrypt the backup");
-        return;
-    }
-    log_info(req->w.rid, "backup_made", "bytes=%zu", strlen(box));
-    core_reply(req, 200, json_pack("{s:{s:s%}}", "settings", "data", box, strlen(box)));
-    free(box);
+    free(j->in);
+    j->in_len = strlen(doc);
+    j->in = xstrdup(doc);
+    offload_run(j->app->offload, seal_work, seal_done, j);
 }
 
 static void
@@ -139,9 +206,11 @@ backup_handle(struct core_req *req, void *arg)
     static const char *const allowed[] = { "password" };
     struct coreapp *app = arg;
 
-    if (core_known_keys_or_reply(req, allowed, 1) != 0 || password_or_reply(req) == NULL)
+    json_t         *pw;
+
+    if (core_known_keys_or_reply(req, allowed, 1) != 0 || (pw = password_or_reply(req)) == NULL)
         return;
-    db_query(app->db, backup_sql, 0, NULL, snapshot_cb, req);
+    db_query(app->db, backup_sql, 0, NULL, snapshot_cb, kdf_job_new(req, app, pw, "", 0));
 }
 
 /* ---- POST /v1/settings/restore: checking the contents ---------------------------- */
@@ -307,16 +376,50 @@ restored_cb(const struct db_result *res, enum err_code err, void *arg)
 }
 
 static void
+open_work(void *arg)
+{
+    struct kdf_job *j = arg;
+
+    j->rc = sealbox_open(j->in, j->pw, j->pw_len, &j->plain, &j->plain_len, &j->why);
+}
+
+static void
+open_done(void *arg)
+{
+    struct kdf_job  *j = arg;
+    struct core_req *req = j->req;
+    struct restore  *r;
+    json_t          *doc;
+    const char      *why, *param;
+
+    if (j->rc != ERR_OK) {
+        log_info(req->w.rid, "restore_refused", "reason=\"%s\"", j->why);
+        core_reply_error(req, j->rc, "%s; nothing was changed", j->why);
+        kdf_job_free(j);
+        return;
+    }
+    doc = json_loadb((const char *) j->plain, j->plain_len, 0, NULL);
+    if ((why = check_document(doc)) != NULL) {
+        log_warn(req->w.rid, "restore_refused", "reason=\"bad contents: %s\"", why);
+        core_reply_error(req, ERR_PARAM_INVALID,
+                         "data holds an invalid backup (%s); nothing was changed", why);
+    } else {
+        r = xmalloc(sizeof(*r));
+        r->app = j->app;
+        r->req = req;
+        param = (const char *) j->plain;     /* NUL-terminated (sealbox.h); db_query copies it */
+        db_query(j->app->db, restore_sql, 1, &param, restored_cb, r);
+    }
+    json_decref(doc);
+    kdf_job_free(j);                        /* cleanses the plaintext: it held the key */
+}
+
+static void
 restore_handle(struct core_req *req, void *arg)
 {
     static const char *const allowed[] = { "password", "data" };
     struct coreapp *app = arg;
-    struct restore *r;
-    json_t         *pw, *data, *doc = NULL;
-    unsigned char  *plain = NULL;
-    size_t          len = 0;
-    const char     *why, *param;
-    enum err_code   rc;
+    json_t         *pw, *data;
 
     if (core_known_keys_or_reply(req, allowed, 2) != 0 || (pw = password_or_reply(req)) == NULL)
         return;
@@ -329,29 +432,8 @@ restore_handle(struct core_req *req, void *arg)
         core_reply_error(req, ERR_PARAM_INVALID, "data must be a string");
         return;
     }
-    rc = sealbox_open(json_string_value(data), json_string_value(pw), json_string_length(pw),
-                      &plain, &len, &why);
-    if (rc != ERR_OK) {
-        log_info(req->w.rid, "restore_refused", "reason=\"%s\"", why);
-        core_reply_error(req, rc, "%s; nothing was changed", why);
-        return;
-    }
-    doc = json_loadb((const char *) plain, len, 0, NULL);
-    if ((why = check_document(doc)) != NULL) {
-        log_warn(req->w.rid, "restore_refused", "reason=\"bad contents: %s\"", why);
-        core_reply_error(req, ERR_PARAM_INVALID,
-                         "data holds an invalid backup (%s); nothing was changed", why);
-        goto done;
-    }
-    r = xmalloc(sizeof(*r));
-    r->app = app;
-    r->req = req;
-    param = (const char *) plain;
-    db_query(app->db, restore_sql, 1, &param, restored_cb, r);
-done:
-    json_decref(doc);
-    OPENSSL_cleanse(plain, len);            /* the business's secret key was in there */
-    free(plain);
+    offload_run(app->offload, open_work, open_done,
+                kdf_job_new(req, app, pw, json_string_value(data), json_string_length(data)));
 }
 
 void

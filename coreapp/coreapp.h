@@ -40,6 +40,8 @@ enum gateway_status {
     GATEWAY_CONNECTED, GATEWAY_DISCONNECTED
 };
 
+struct offload;
+
 struct coreapp {
     struct coreapp_config cfg;
     struct event_base    *base;
@@ -47,6 +49,7 @@ struct coreapp {
     void                 *zctx;       /* the one ZeroMQ context: one I/O thread for
                                          the webapps' and the network's sockets */
     struct dispatch      *dispatch;
+    struct offload       *offload;    /* a thread for CPU-heavy work (common/offload.h) */
     enum gateway_status   gateway;    /* set by coreapp/gateway.c */
     struct gateway       *gw;         /* the network link (coreapp/gateway.h) */
     struct account       *account;    /* registration (coreapp/account.h) */

@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <event2/thread.h>
 #include <zmq.h>
 #include "common/config.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/offload.h"
 #include "common/daemon.h"
 #include "coreapp/coreapp.h"
 #include "coreapp/dispatch.h"
@@ -79,9 +81,11 @@ main(int argc, char **argv)
     gettimeofday(&tv, NULL);
     app.started_ms = (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
     rc = 1;
+    evthread_use_pthreads();         /* the offload pool finishes jobs on the loop */
     if (db_bootstrap(&app.cfg.db, 60) != 0)
         goto done;
     app.base = daemon_event_base();
+    app.offload = offload_new(app.base, 1);
     ci = db_conninfo(&app.cfg.db, true);
     app.db = db_new(app.base, ci, "coreapp");
     free(ci);
@@ -116,6 +120,7 @@ done:
     services_free(app.services);   /* its last callbacks go to webhooks */
     webhooks_free(app.webhooks);
     settings_free(app.settings);
+    offload_free(app.offload);       /* before dispatch: a job holds a request */
     dispatch_free(app.dispatch);
     if (app.zctx)
         zmq_ctx_term(app.zctx);     /* after every socket is closed */

@@ -14,7 +14,7 @@
 #include "webapp/auth.h"
 #include "webapp/http_server.h"
 #include "webapp/metrics.h"
-#include "webapp/offload.h"
+#include "common/offload.h"
 #include "webapp/proxy.h"
 #include "webapp/routes.h"
 #include "webapp/tls.h"

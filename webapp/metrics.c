@@ -7,7 +7,7 @@
 #include "common/prom.h"
 #include "common/xalloc.h"
 #include "webapp/metrics.h"
-#include "webapp/offload.h"
+#include "common/offload.h"
 #include "webapp/proxy.h"
 #include "webapp/webapp.h"
 

@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "webapp/auth.h"
-#include "webapp/offload.h"
+#include "common/offload.h"
 #include "webapp/routes.h"
 #include "webapp/users.h"
 #include "webapp/webapp.h"

@@ -11,6 +11,7 @@ password, every kind of damaged blob, bad bodies, a user token) change nothing."
 import base64
 import struct
 import subprocess
+import threading
 import time
 import zlib
 
@@ -395,3 +396,27 @@ def test_contents_are_checked_and_sections_may_be_absent(second):
     after = snapshot(second)
     for same in ("/v1/settings/profile/about", "/v1/settings/business/profile", "photo", "health"):
         assert after[same] == before[same], same
+
+
+def test_key_derivation_does_not_stop_the_coreapp(second, blob):
+    """scrypt runs on the coreapp's offload thread: with the heaviest parameters a
+    header may ask for (log2 N = 18, r = 7: ~230 MiB, about a second), a health check
+    sent after the restore started is answered before the restore is."""
+    forged = damaged(blob, lambda b: (b.__setitem__(6, 18), b.__setitem__(7, 7)))
+    done = {}
+
+    def restore():
+        done["restore"] = (second.post("/v1/settings/restore",
+                                       json={"password": PASSWORD, "data": forged}),
+                           time.monotonic())
+
+    t = threading.Thread(target=restore)
+    t.start()
+    time.sleep(0.2)                       # the restore is in the coreapp by now
+    r = second.get("/v1/health", apikey=True)
+    health_at = time.monotonic()
+    t.join(60)
+    assert r.status_code == 200, r.text
+    answer, restore_at = done["restore"]
+    error(answer, 400, 1009, "wrong password")
+    assert health_at < restore_at, "the health check waited for the key derivation"

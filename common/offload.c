@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include "common/xalloc.h"
-#include "webapp/offload.h"
+#include "common/offload.h"
 
 struct job {
     struct job   *next;

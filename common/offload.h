@@ -1,9 +1,10 @@
-/* offload.h - a small thread pool for CPU-heavy work (password hashing) so
- * the event loop keeps serving while it runs. work runs on a pool thread and
- * must not touch the loop; done then runs on the loop thread. Requires
- * evthread_use_pthreads() before the event base was made. */
-#ifndef WEBAPP_OFFLOAD_H
-#define WEBAPP_OFFLOAD_H
+/* offload.h - a small thread pool for CPU-heavy work (the webapp's password
+ * hashing, the coreapp's backup key derivation) so the event loop keeps
+ * serving while it runs. work runs on a pool thread and must not touch the
+ * loop; done then runs on the loop thread. Requires evthread_use_pthreads()
+ * before the event base was made. */
+#ifndef COMMON_OFFLOAD_H
+#define COMMON_OFFLOAD_H
 
 struct event_base;
 struct offload;
@@ -17,4 +18,4 @@ void offload_run(struct offload *o, offload_fn work, offload_fn done, void *arg)
 /* Threads not running a job, and jobs waiting for one (for metrics). */
 void offload_load(struct offload *o, int *idle, unsigned *queued);
 
-#endif /* WEBAPP_OFFLOAD_H */
+#endif /* COMMON_OFFLOAD_H */
