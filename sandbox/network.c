@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include "common/errors.h"
+#include "common/jsonbuf.h"
 #include "common/log.h"
 #include "common/netproto.h"
 #include "common/phone.h"
@@ -184,26 +185,55 @@ new_message_id(struct network *n, char *out, size_t size)
 
 /* ---- events owed to businesses ---------------------------------------------- */
 
-/* Queues event t for business wa_id, with the fields of payload (taken)
- * beside "eid", and sends it now if the business is online. Kept until the
- * business confirms it, as the encoded frame (a string: encoded once, for the
- * link and the journal alike, and freed in one piece). */
+/* The statuses a message just went through, as JSON text (priced_text()). */
+struct statuses {
+    struct jbuf text;            /* status objects, comma-separated */
+    int         count;
+};
+
+/* Queues event t for business wa_id, with the JSON members (text without
+ * braces, may be empty) beside "eid", and sends it now if the business is
+ * online. Kept until the business confirms it, as the encoded frame (a
+ * string: encoded once, for the link and the journal alike). */
+static void
+emit_members(struct network *n, const char *business, const char *t, const char *members,
+             size_t len)
+{
+    struct jbuf f = JBUF_INIT;
+    char        eid[32];
+
+    snprintf(eid, sizeof(eid), "%lld", (long long) next_counter(n, "event"));
+    jbuf_adds(&f, "{\"v\":");
+    jbuf_int(&f, NETPROTO_VERSION);
+    jbuf_adds(&f, ",\"t\":");
+    jbuf_str(&f, t, strlen(t));
+    jbuf_adds(&f, ",\"eid\":");
+    jbuf_str(&f, eid, strlen(eid));
+    if (len > 0) {
+        jbuf_addc(&f, ',');
+        jbuf_add(&f, members, len);
+    }
+    jbuf_addc(&f, '}');
+    link_send_raw_to(n->sb->link, business, f.p, f.len);
+    store_put(n->st, "outbox", eid, json_pack("{s:s, s:s%}", "to", business, "frame", f.p, f.len));
+    jbuf_free(&f);
+}
+
+/* emit_members() with the fields of the object payload (taken). */
 static void
 emit(struct network *n, const char *business, const char *t, json_t *payload)
 {
-    json_t *frame = netproto_new(t);
-    char    eid[32], *text;
-    size_t  len;
+    struct jbuf text = JBUF_INIT;
 
-    snprintf(eid, sizeof(eid), "%lld", (long long) next_counter(n, "event"));
-    json_object_set_new(frame, "eid", json_string(eid));
-    json_object_update(frame, payload);
+    if (!json_is_object(payload)) {          /* json_pack failed: no fields */
+        json_decref(payload);
+        emit_members(n, business, t, "", 0);
+        return;
+    }
+    jbuf_json(&text, payload);               /* "{...}": the members are inside */
     json_decref(payload);
-    text = netproto_encode(frame, &len);
-    json_decref(frame);
-    link_send_raw_to(n->sb->link, business, text, len);
-    store_put(n->st, "outbox", eid, json_pack("{s:s, s:s%}", "to", business, "frame", text, len));
-    free(text);
+    emit_members(n, business, t, text.p + 1, text.len - 2);
+    jbuf_free(&text);
 }
 
 static void
@@ -777,32 +807,51 @@ conversation_for(struct network *n, const char *business, const char *to)
                      "opens", (json_int_t) ((now + WINDOW_MS) / 1000));
 }
 
-/* Adds "conversation" and "pricing" to status object st of message msg as
- * WEBHOOKS.md §5 shows them; expiration_timestamp only on the sent status of
- * the message that opened the conversation. Failed messages are not billed. */
-static json_t *
-priced(json_t *st, const json_t *msg, const char *status)
+/* Adds to *out* the status object of message msg (not failed): id, status,
+ * recipient_id, timestamp, and "conversation" and "pricing" as WEBHOOKS.md §5
+ * shows them, expiration_timestamp only on the sent status of the message
+ * that opened the conversation. Written as text, not built as objects: a
+ * delivery's statuses are the sandbox's busiest output. */
+static void
+priced_text(struct statuses *out, const char *id, const char *status, const char *to,
+            const json_t *msg)
 {
-    json_t     *conv = json_object_get(msg, "conv"), *c;
-    const char *origin = str_field(conv, "origin");
+    struct jbuf *b = &out->text;
+    json_t      *conv = json_object_get(msg, "conv");
+    const char  *origin = str_field(conv, "origin"), *cid = str_field(conv, "id");
+    char         num[32];
 
-    if (origin == NULL || strcmp(status, "failed") == 0)
-        return st;
-    c = json_pack("{s:O, s:{s:s}}", "id", json_object_get(conv, "id"), "origin", "type", origin);
-    if (json_object_get(conv, "opens") != NULL && strcmp(status, "sent") == 0) {
-        char exp[24];
-
-        snprintf(exp, sizeof(exp), "%lld",
-                 (long long) json_integer_value(json_object_get(conv, "opens")));
-        json_object_set_new(c, "expiration_timestamp", json_string(exp));
+    if (out->count++ > 0)
+        jbuf_addc(b, ',');
+    jbuf_adds(b, "{\"id\":");
+    jbuf_str(b, id, strlen(id));
+    jbuf_adds(b, ",\"status\":");
+    jbuf_str(b, status, strlen(status));
+    jbuf_adds(b, ",\"recipient_id\":");
+    jbuf_str(b, to, strlen(to));
+    snprintf(num, sizeof(num), "%lld", (long long) (sandbox_now_ms() / 1000));
+    jbuf_adds(b, ",\"timestamp\":");
+    jbuf_str(b, num, strlen(num));
+    if (origin != NULL && cid != NULL) {
+        jbuf_adds(b, ",\"conversation\":{\"id\":");
+        jbuf_str(b, cid, strlen(cid));
+        jbuf_adds(b, ",\"origin\":{\"type\":");
+        jbuf_str(b, origin, strlen(origin));
+        jbuf_addc(b, '}');
+        if (json_object_get(conv, "opens") != NULL && strcmp(status, "sent") == 0) {
+            snprintf(num, sizeof(num), "%lld",
+                     (long long) json_integer_value(json_object_get(conv, "opens")));
+            jbuf_adds(b, ",\"expiration_timestamp\":");
+            jbuf_str(b, num, strlen(num));
+        }
+        /* referral conversations were the free entry point of the 2022 model */
+        jbuf_adds(b, strcmp(origin, "referral_conversion") != 0
+                         ? "},\"pricing\":{\"billable\":true" : "},\"pricing\":{\"billable\":false");
+        jbuf_adds(b, ",\"pricing_model\":\"CBP\",\"category\":");
+        jbuf_str(b, origin, strlen(origin));
+        jbuf_addc(b, '}');
     }
-    json_object_set_new(st, "conversation", c);
-    /* referral conversations were the free entry point of the 2022 model */
-    json_object_set_new(st, "pricing",
-                        json_pack("{s:b, s:s, s:s}", "billable",
-                                  strcmp(origin, "referral_conversion") != 0,
-                                  "pricing_model", "CBP", "category", origin));
-    return st;
+    jbuf_addc(b, '}');
 }
 
 /* Records when msg reached status (ms), for GET /customers/{wa_id}/receipts. */
@@ -818,18 +867,25 @@ stamp(json_t *msg, const char *status)
     json_object_set_new(at, status, json_integer(sandbox_now_ms()));
 }
 
-static void deliver(struct network *n, const char *id, json_t *msg, json_t *out);
+static void deliver(struct network *n, const char *id, json_t *msg, struct statuses *out);
 
-/* Tells business the statuses a message just went through (array, taken):
- * one event for all of them, so one entry to keep and one to confirm. */
+/* Tells business the statuses *st* (then emptied): one event for all of
+ * them, so one entry to keep and one to confirm. */
 static void
-tell(struct network *n, const char *business, json_t *statuses)
+tell(struct network *n, const char *business, struct statuses *st)
 {
-    if (json_array_size(statuses) == 1)
-        emit(n, business, "status", json_pack("{s:O}", "status", json_array_get(statuses, 0)));
-    else if (json_array_size(statuses) > 1)
-        emit(n, business, "status", json_pack("{s:O}", "statuses", statuses));
-    json_decref(statuses);
+    struct jbuf m = JBUF_INIT;
+
+    if (st->count > 0) {
+        jbuf_adds(&m, st->count == 1 ? "\"status\":" : "\"statuses\":[");
+        jbuf_add(&m, st->text.p, st->text.len);
+        if (st->count > 1)
+            jbuf_addc(&m, ']');
+        emit_members(n, business, "status", m.p, m.len);
+    }
+    jbuf_free(&m);
+    jbuf_free(&st->text);
+    st->count = 0;
 }
 
 static void
@@ -888,40 +944,40 @@ do_send(struct network *n, struct link_session *s, json_t *f)
         emit(n, business, "status",
              json_pack("{s:o}", "status", status_obj(id, "failed", to, err, why)));
     } else {
-        json_t    *out = json_pack("[o]", priced(status_obj(id, "sent", to, ERR_OK, NULL), msg,
-                                                 "sent"));
-        json_int_t delay = setting_int(n, "delivery_delay_ms");
+        struct statuses out = { JBUF_INIT, 0 };
+        json_int_t      delay = setting_int(n, "delivery_delay_ms");
 
+        priced_text(&out, id, "sent", to, msg);
         /* without a delay, delivered at once: its status goes out with "sent"
          * (the business records both in one go) instead of at the next tick */
         if (delay <= 0)
-            deliver(n, id, msg, out);
+            deliver(n, id, msg, &out);
         else
             store_put(n->st, "pending", id,
                       json_pack("{s:I}", "due", (json_int_t) (sandbox_now_ms() + delay)));
-        tell(n, business, out);
+        tell(n, business, &out);
     }
     free(rendered);
     free(ts);
 }
 
 /* delivered, or read: updates the message; its status for the sender goes
- * to the array out (see tell()). */
+ * to out (see tell()). */
 static void
-advance(struct network *n, const char *id, json_t *msg, const char *status, json_t *out)
+advance(struct network *n, const char *id, json_t *msg, const char *status,
+        struct statuses *out)
 {
     json_object_set_new(msg, "status", json_string(status));
     stamp(msg, status);
     store_save(n->st, "messages", id);
     stat_add(n, status, 1);
-    json_array_append_new(out, priced(status_obj(id, status, str_field(msg, "to"), ERR_OK, NULL),
-                                      msg, status));
+    priced_text(out, id, status, str_field(msg, "to"), msg);
 }
 
 /* The customer's device has message id (status "sent"); it reads it at once
  * when the auto_read setting says so. */
 static void
-deliver(struct network *n, const char *id, json_t *msg, json_t *out)
+deliver(struct network *n, const char *id, json_t *msg, struct statuses *out)
 {
     advance(n, id, msg, "delivered", out);
     if (json_is_true(json_object_get(meta(n, "settings"), "auto_read")))
@@ -946,10 +1002,10 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
             continue;
         msg = store_get(n->st, "messages", id);
         if (msg != NULL && strcmp(str_field(msg, "status"), "sent") == 0) {
-            json_t *out = json_array();
+            struct statuses out = { JBUF_INIT, 0 };
 
-            deliver(n, id, msg, out);
-            tell(n, str_field(msg, "from"), out);
+            deliver(n, id, msg, &out);
+            tell(n, str_field(msg, "from"), &out);
         }
         store_del(n->st, "pending", id);
     }
@@ -1003,21 +1059,21 @@ network_ctl_customer_receipts(struct network *n, const char *param, json_t *body
 int
 network_ctl_customer_read(struct network *n, const char *param, json_t *body, json_t **out)
 {
-    const char *id = str_field(body, "id");
-    json_t     *m = id ? store_get(n->st, "messages", id) : NULL, *statuses;
+    const char     *id = str_field(body, "id");
+    json_t         *m = id ? store_get(n->st, "messages", id) : NULL;
+    struct statuses statuses = { JBUF_INIT, 0 };
 
     if (id == NULL)
         return fail(out, 400, "id is required%s", NULL);
     if (m == NULL || strcmp(str_field(m, "to"), param) != 0)
         return fail(out, 404, "customer has no message %s", id);
-    statuses = json_array();
     if (strcmp(str_field(m, "status"), "sent") == 0) {
         store_del(n->st, "pending", id);         /* reading implies delivery */
-        advance(n, id, m, "delivered", statuses);
+        advance(n, id, m, "delivered", &statuses);
     }
     if (strcmp(str_field(m, "status"), "delivered") == 0)
-        advance(n, id, m, "read", statuses);
-    tell(n, str_field(m, "from"), statuses);
+        advance(n, id, m, "read", &statuses);
+    tell(n, str_field(m, "from"), &statuses);
     *out = json_pack("{s:s, s:s}", "id", id, "status", "read");
     return 200;
 }
