@@ -51,7 +51,10 @@
     "     error_title = CASE WHEN e.st = 'failed' THEN e.title ELSE m.error_title END," \
     "     error_details = CASE WHEN e.st = 'failed' THEN e.details ELSE m.error_details END"
 
-/* Without callbacks: one UPDATE, each row found by its primary key. */
+/* Without callbacks (no webhook, or statuses nobody asked for): one UPDATE,
+ * each row found by its primary key. Not the statement below with no rows
+ * for wa_callbacks: an INSERT of no rows still fires that table's statement
+ * trigger, whose NOTIFY would wake every webhook dispatcher for nothing. */
 static const char STATUS_NOCB_SQL[] =
     "WITH upd AS (UPDATE messages m" STATUS_SET
     "  FROM " STATUS_ROWS
