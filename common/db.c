@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/log.h"
 #include "common/migrations.h"
@@ -67,15 +68,6 @@ static void notice_cb(void *arg, const char *message);
 static void db_send_next(struct db *db);
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 append_kv(char **buf, size_t *len, const char *key, const char *val)
@@ -178,7 +170,7 @@ query_finish(struct db *db, PGresult *pg, enum err_code err)
     if (q->prepare && err != ERR_OK)
         stmt_forget(db, q->stmt);   /* its executions fail; the next one prepares again */
     if (q->sent_us != 0 && !q->prepare) {   /* queries that never ran aren't timed */
-        uint64_t us = (uint64_t) (mono_us() - q->sent_us);
+        uint64_t us = (uint64_t) (clock_mono_us() - q->sent_us);
         if (err == ERR_OK) {
             db->stats.ok_count++;
             db->stats.ok_us += us;
@@ -273,6 +265,17 @@ listen_query_cb(const struct db_result *res, enum err_code err, void *arg)
 }
 
 static void
+enqueue(struct db *db, struct db_query *q)
+{
+    if (db->tail)
+        db->tail->next = q;
+    else
+        db->head = q;
+    db->tail = q;
+    db->queued++;
+}
+
+static void
 issue_listen(struct db *db, struct db_listener *l, bool front)
 {
     struct db_query *q = xcalloc(1, sizeof(*q));
@@ -286,14 +289,10 @@ issue_listen(struct db *db, struct db_listener *l, bool front)
     if (front && db->head != NULL) {
         q->next = db->head;
         db->head = q;
+        db->queued++;
     } else {
-        if (db->tail)
-            db->tail->next = q;
-        else
-            db->head = q;
-        db->tail = q;
+        enqueue(db, q);
     }
-    db->queued++;
 }
 
 static void
@@ -407,7 +406,7 @@ db_send_next(struct db *db)
         return;
     }
     db->state = DB_BUSY;
-    q->sent_us = mono_us();
+    q->sent_us = clock_mono_us();
     if (PQflush(db->conn) == 1)
         arm_io(db, EV_READ | EV_WRITE | EV_PERSIST);
 }
@@ -475,17 +474,6 @@ db_listen(struct db *db, const char *channel, db_notify_cb cb, void *arg)
         issue_listen(db, l, false);
         db_send_next(db);
     }
-}
-
-static void
-enqueue(struct db *db, struct db_query *q)
-{
-    if (db->tail)
-        db->tail->next = q;
-    else
-        db->head = q;
-    db->tail = q;
-    db->queued++;
 }
 
 static struct db_query *

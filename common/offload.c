@@ -1,8 +1,12 @@
-/* offload.c - worker threads plus event_active() to come back to the loop. */
+/* offload.c - worker threads; finished jobs come back to the loop through an
+ * eventfd, so the loop's libevent needs no locks (no evthread). */
 #include <event2/event.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include "common/xalloc.h"
 #include "common/offload.h"
 
@@ -10,31 +14,43 @@ struct job {
     struct job   *next;
     offload_fn    work, done;
     void         *arg;
-    struct event *back;       /* activated by the worker, runs done on the loop */
 };
 
 struct offload {
-    struct event_base *base;
     pthread_mutex_t    lock;
     pthread_cond_t     wake;
-    struct job        *head, *tail;
+    struct job        *head, *tail;      /* waiting for a thread */
+    struct job        *finished;         /* waiting for the loop (any order) */
     bool               stopping;
     int                busy;      /* threads running a job */
     unsigned           queued;    /* jobs waiting for a thread */
     int                nthreads;
     pthread_t         *threads;
+    int                efd;       /* written by a worker when it finishes a job */
+    struct event      *back;      /* reads efd on the loop, runs the done callbacks */
 };
 
 static void
 back_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct job *j = arg;
+    struct offload *o = arg;
+    struct job     *j;
+    uint64_t        n;
 
-    (void) fd;
     (void) what;
-    j->done(j->arg);
-    event_free(j->back);
-    free(j);
+    if (read(fd, &n, sizeof(n)) < 0)
+        return;                           /* EAGAIN: nothing finished */
+    pthread_mutex_lock(&o->lock);
+    j = o->finished;
+    o->finished = NULL;
+    pthread_mutex_unlock(&o->lock);
+    while (j != NULL) {
+        struct job *next = j->next;
+
+        j->done(j->arg);
+        free(j);
+        j = next;
+    }
 }
 
 static void *
@@ -61,8 +77,11 @@ worker(void *arg)
         j->work(j->arg);
         pthread_mutex_lock(&o->lock);
         o->busy--;
+        j->next = o->finished;
+        o->finished = j;
         pthread_mutex_unlock(&o->lock);
-        event_active(j->back, 0, 0);
+        if (write(o->efd, &(uint64_t) { 1 }, sizeof(uint64_t)) < 0)
+            abort();                      /* an eventfd write can't fail short of a bug */
     }
 }
 
@@ -71,7 +90,11 @@ offload_new(struct event_base *base, int threads)
 {
     struct offload *o = xcalloc(1, sizeof(*o));
 
-    o->base = base;
+    o->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (o->efd < 0)
+        abort();                          /* out of descriptors at start-up */
+    o->back = event_new(base, o->efd, EV_READ | EV_PERSIST, back_cb, o);
+    event_add(o->back, NULL);
     pthread_mutex_init(&o->lock, NULL);
     pthread_cond_init(&o->wake, NULL);
     o->threads = xcalloc((size_t) threads, sizeof(pthread_t));
@@ -95,9 +118,15 @@ offload_free(struct offload *o)
     while (o->head) {
         struct job *j = o->head;
         o->head = j->next;
-        event_free(j->back);
         free(j);
     }
+    while (o->finished) {
+        struct job *j = o->finished;
+        o->finished = j->next;
+        free(j);
+    }
+    event_free(o->back);
+    close(o->efd);
     pthread_cond_destroy(&o->wake);
     pthread_mutex_destroy(&o->lock);
     free(o->threads);
@@ -112,7 +141,6 @@ offload_run(struct offload *o, offload_fn work, offload_fn done, void *arg)
     j->work = work;
     j->done = done;
     j->arg = arg;
-    j->back = event_new(o->base, -1, 0, back_cb, j);
     pthread_mutex_lock(&o->lock);
     if (o->tail)
         o->tail->next = j;

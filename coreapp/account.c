@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <sys/time.h>
 #include <zmq.h>
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/log.h"
 #include "common/netproto.h"
@@ -58,21 +59,12 @@ is_digits(const char *s, size_t lo, size_t hi)
     return s && n >= lo && n <= hi && strspn(s, "0123456789") == n;
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* How long the network may take: what is left of the webapp's deadline, so
  * the client gets our answer rather than the webapp's 503. */
 static int
 timeout_for(const struct core_req *req)
 {
-    int64_t left = req->w.deadline_ms ? req->w.deadline_ms - now_ms() - 300 : 5000;
+    int64_t left = req->w.deadline_ms ? req->w.deadline_ms - clock_wall_ms() - 300 : 5000;
 
     return left < 200 ? 200 : left > 10000 ? 10000 : (int) left;
 }

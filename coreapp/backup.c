@@ -125,6 +125,7 @@ struct kdf_job {
     enum err_code    rc;
 };
 
+/* in (in_len bytes) may be NULL: the document of a backup comes later. */
 static struct kdf_job *
 kdf_job_new(struct core_req *req, struct coreapp *app, const json_t *pw, const char *in,
             size_t in_len)
@@ -136,10 +137,12 @@ kdf_job_new(struct core_req *req, struct coreapp *app, const json_t *pw, const c
     j->pw_len = json_string_length(pw);
     j->pw = xmalloc(j->pw_len + 1);
     memcpy(j->pw, json_string_value(pw), j->pw_len + 1);
-    j->in_len = in_len;
-    j->in = xmalloc(in_len + 1);
-    memcpy(j->in, in, in_len);
-    j->in[in_len] = '\0';
+    if (in != NULL) {
+        j->in_len = in_len;
+        j->in = xmalloc(in_len + 1);
+        memcpy(j->in, in, in_len);
+        j->in[in_len] = '\0';
+    }
     return j;
 }
 
@@ -147,7 +150,8 @@ static void
 kdf_job_free(struct kdf_job *j)
 {
     OPENSSL_cleanse(j->pw, j->pw_len);
-    OPENSSL_cleanse(j->in, j->in_len);    /* a document holds the business's secret key */
+    if (j->in != NULL)
+        OPENSSL_cleanse(j->in, j->in_len);    /* a document holds the business's secret key */
     free(j->pw);
     free(j->in);
     free(j->box);
@@ -194,7 +198,6 @@ snapshot_cb(const struct db_result *res, enum err_code err, void *arg)
         kdf_job_free(j);
         return;
     }
-    free(j->in);
     j->in_len = strlen(doc);
     j->in = xstrdup(doc);
     offload_run(j->app->offload, seal_work, seal_done, j);
@@ -210,7 +213,7 @@ backup_handle(struct core_req *req, void *arg)
 
     if (core_known_keys_or_reply(req, allowed, 1) != 0 || (pw = password_or_reply(req)) == NULL)
         return;
-    db_query(app->db, backup_sql, 0, NULL, snapshot_cb, kdf_job_new(req, app, pw, "", 0));
+    db_query(app->db, backup_sql, 0, NULL, snapshot_cb, kdf_job_new(req, app, pw, NULL, 0));
 }
 
 /* ---- POST /v1/settings/restore: checking the contents ---------------------------- */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/log.h"
 #include "common/netproto.h"
@@ -46,15 +47,6 @@ struct lookup {
     struct check    *chk;        /* NULL for a background (no_wait) check */
     json_t          *numbers;
 };
-
-static int64_t
-now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void
 check_free(struct check *k)
@@ -225,7 +217,7 @@ resolve(struct check *k)
         return;
     }
     if (k->wait) {
-        int64_t left = k->req->w.deadline_ms ? k->req->w.deadline_ms - now_ms() - 300 : 10000;
+        int64_t left = k->req->w.deadline_ms ? k->req->w.deadline_ms - clock_wall_ms() - 300 : 10000;
 
         lookup_start(k->c, k, missing, left < 100 ? 100 : left > 30000 ? 30000 : (int) left);
         return;

@@ -6,6 +6,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <zmq.h>
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "coreapp/dispatch.h"
@@ -22,24 +23,6 @@ struct dispatch {
     dispatch_observe_fn observe;
     void               *observe_arg;
 };
-
-static int64_t
-now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 req_free(struct core_req *req)
@@ -69,7 +52,7 @@ send_reply(struct core_req *req, struct wire_reply *r, const void *blob, size_t 
               r->error ? " error=" : "", r->error ? err_name(r->error) : "");
     free(head);
     if (d->observe != NULL)
-        d->observe(req->w.cmd, r->status, r->error, mono_us() - req->received_us,
+        d->observe(req->w.cmd, r->status, r->error, clock_mono_us() - req->received_us,
                    d->observe_arg);
     event_active(d->kick, 0, 0);
 }
@@ -150,9 +133,9 @@ handle(struct dispatch *d, struct core_req *req)
 {
     core_handler_fn fn = d->handlers[req->w.cmd].fn;
 
-    if (req->w.deadline_ms != 0 && req->w.deadline_ms < now_ms()) {
+    if (req->w.deadline_ms != 0 && req->w.deadline_ms < clock_wall_ms()) {
         log_warn(req->w.rid, "request_expired", "cmd=%s late_ms=%lld", wire_cmd_name(req->w.cmd),
-                 (long long) (now_ms() - req->w.deadline_ms));
+                 (long long) (clock_wall_ms() - req->w.deadline_ms));
         req_free(req);
         return;
     }
@@ -195,7 +178,7 @@ recv_request(struct dispatch *d, int *again)
     if (n >= 2) {
         req = xcalloc(1, sizeof(*req));
         req->d = d;
-        req->received_us = mono_us();
+        req->received_us = clock_mono_us();
         if (wire_request_decode(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), &req->w) != 0) {
             log_warn(NULL, "bad_request_frame", "bytes=%zu", zmq_msg_size(&parts[1]));
             free(req);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <zmq.h>
+#include "common/clock.h"
 #include "common/jsonbuf.h"
 #include "common/log.h"
 #include "common/netproto.h"
@@ -76,15 +77,6 @@ struct gateway {
 static void pump(struct gateway *gw);
 
 static int64_t
-now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static int64_t
 hb(const struct gateway *gw)
 {
     return gw->app->cfg.sandbox_heartbeat_ms > 0 ? gw->app->cfg.sandbox_heartbeat_ms : 1000;
@@ -101,7 +93,7 @@ update_status(struct gateway *gw)
         s = GATEWAY_UNREGISTERED;
     else if (gw->link == LINK_UP)
         s = GATEWAY_CONNECTED;
-    else if (!gw->ever_up && now_ms() - gw->opened_ms < 3 * hb(gw))
+    else if (!gw->ever_up && clock_wall_ms() - gw->opened_ms < 3 * hb(gw))
         s = GATEWAY_CONNECTING;           /* the first attempt after start/registration */
     else
         s = GATEWAY_DISCONNECTED;
@@ -248,7 +240,7 @@ open_socket(struct gateway *gw)
         if (gw->key_check_ms == 0)
             log_warn(NULL, "network_key_missing", "state_dir=%s",
                      gw->app->cfg.sandbox_state_dir);
-        gw->key_check_ms = now_ms();
+        gw->key_check_ms = clock_wall_ms();
         return;
     }
     gw->sock = zmq_socket(gw->app->zctx, ZMQ_DEALER);
@@ -270,7 +262,7 @@ open_socket(struct gateway *gw)
     gw->readable = event_new(gw->app->base, fd, EV_READ | EV_PERSIST, readable_cb, gw);
     event_add(gw->readable, NULL);
     gw->link = LINK_OPEN;
-    gw->key_check_ms = now_ms();
+    gw->key_check_ms = clock_wall_ms();
     gw->next_hello_ms = 0;
     gw->backoff_ms = 200;
     log_info(NULL, "network_connecting", "endpoint=%s", gw->app->cfg.sandbox_endpoint);
@@ -329,7 +321,7 @@ gateway_request(struct gateway *gw, const char *type, json_t *body, int timeout_
         json_decref(body);
     }
     json_object_set_new(r->frame, "rid", json_string(r->rid));
-    r->deadline_ms = now_ms() + timeout_ms;
+    r->deadline_ms = clock_wall_ms() + timeout_ms;
     r->pre_auth = strcmp(type, "register") == 0 || strcmp(type, "verify") == 0;
     r->cb = cb;
     r->arg = arg;
@@ -349,7 +341,7 @@ send_hello(struct gateway *gw)
     json_object_set_new(f, "wa_id", json_string(gw->wa_id));
     send_frame(gw, f);
     json_decref(f);
-    gw->hello_ms = now_ms();
+    gw->hello_ms = clock_wall_ms();
     gw->next_hello_ms = gw->hello_ms + gw->backoff_ms;
     gw->backoff_ms = gw->backoff_ms * 2 > HELLO_BACKOFF_MAX ? HELLO_BACKOFF_MAX
                                                             : gw->backoff_ms * 2;
@@ -359,7 +351,7 @@ send_hello(struct gateway *gw)
 static void
 pump(struct gateway *gw)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
 
     for (struct gw_request *r = gw->reqs, *next; r; r = next) {
         next = r->next;
@@ -390,10 +382,10 @@ hello_result(struct gateway *gw, json_t *f)
     gw->link = LINK_UP;
     gw->ever_up = true;
     gw->backoff_ms = 200;
-    gw->last_ping_ms = now_ms();
+    gw->last_ping_ms = clock_wall_ms();
     log_info(NULL, "network_up", "wa_id=%s", gw->wa_id);
     stats_observe(gw->app->stats, "internal_server_conn_duration_ms", NULL,
-                  (double) (now_ms() - gw->hello_ms));
+                  (double) (clock_wall_ms() - gw->hello_ms));
     update_status(gw);
     pump(gw);
     notify_link(gw, true);
@@ -416,7 +408,7 @@ result(struct gateway *gw, json_t *f)
     if (r == NULL)
         return;                            /* already timed out */
     stats_observe(gw->app->stats, "internal_server_requests_duration_ms", NULL,
-                  (double) (now_ms() - r->sent_ms));
+                  (double) (clock_wall_ms() - r->sent_ms));
     if (json_is_true(json_object_get(f, "ok"))) {
         request_finish(gw, r, ERR_OK, NULL, NULL, f);
     } else {
@@ -516,7 +508,7 @@ handle(struct gateway *gw, json_t *f)
 {
     const char *t = json_string_value(json_object_get(f, "t"));
 
-    gw->last_rx_ms = now_ms();
+    gw->last_rx_ms = clock_wall_ms();
     if (strcmp(t, "pong") == 0) {
         const char *who = json_string_value(json_object_get(f, "session"));
 
@@ -609,7 +601,7 @@ static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct gateway *gw = arg;
-    int64_t         now = now_ms();
+    int64_t         now = clock_wall_ms();
 
     (void) fd;
     (void) what;
@@ -704,7 +696,7 @@ gateway_set_identity(struct gateway *gw, const struct gateway_identity *id)
         if (gw->link == LINK_UP)
             link_down(gw, "the registered number changed");
         gw->ever_up = false;
-        gw->opened_ms = now_ms();
+        gw->opened_ms = clock_wall_ms();
         gw->next_hello_ms = 0;
     }
     if (gw->pub[0] && gw->sock == NULL)

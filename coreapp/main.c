@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <event2/thread.h>
 #include <zmq.h>
 #include "common/config.h"
 #include "common/db.h"
@@ -81,7 +80,6 @@ main(int argc, char **argv)
     gettimeofday(&tv, NULL);
     app.started_ms = (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
     rc = 1;
-    evthread_use_pthreads();         /* the offload pool finishes jobs on the loop */
     if (db_bootstrap(&app.cfg.db, 60) != 0)
         goto done;
     app.base = daemon_event_base();

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -41,15 +42,6 @@ db_failure(const struct message_gc *gc)
     return gc->closing ? "shutting down" : "the garbage collection failed: database error";
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 static void
 finish(struct message_gc *gc, const char *failure)
 {
@@ -62,7 +54,7 @@ finish(struct message_gc *gc, const char *failure)
     if (failure == NULL)
         log_info(NULL, "message_gc_done", "kind=%s deleted=%lld chunks=%d ms=%lld",
                  r->automatic ? "automatic" : "requested", gc->deleted, gc->chunks,
-                 (long long) (now_ms() - gc->started_ms));
+                 (long long) (clock_wall_ms() - gc->started_ms));
     else
         log_warn(NULL, "message_gc_failed", "kind=%s deleted=%lld chunks=%d reason=\"%s\"",
                  r->automatic ? "automatic" : "requested", gc->deleted, gc->chunks, failure);
@@ -154,7 +146,7 @@ start_next(struct message_gc *gc)
     gc->busy = true;
     gc->deleted = 0;
     gc->chunks = 0;
-    gc->started_ms = now_ms();
+    gc->started_ms = clock_wall_ms();
     log_debug(NULL, "message_gc_started", "kind=%s",
               gc->runs->automatic ? "automatic" : "requested");
     db_query(gc->db, "SELECT wa_message_gc_mark()", 0, NULL, mark_cb, gc);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/time.h>
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/jsonbuf.h"
 #include "common/log.h"
@@ -81,15 +82,6 @@ struct messages {
     char                    cc_for[PHONE_MAX_DIGITS + 1];
     struct messages_counts  counts;
 };
-
-static int64_t
-now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* ---- ids ----------------------------------------------------------------- */
 
@@ -186,7 +178,7 @@ flush(struct messages *m)
     struct batch   *b = m->open;
     struct outmsg **pp;
     struct jbuf     text = JBUF_INIT;
-    int64_t         now = now_ms();
+    int64_t         now = clock_wall_ms();
     const char     *param;
 
     if (b == NULL)

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/envelope.h"
 #include "common/facts.h"
@@ -25,15 +26,6 @@ static const char support_sql[] =
     " wa_safe_text('SELECT encode(sha256(convert_to(overrides::text, ''UTF8'')), ''hex'')"
     "               FROM app_settings LIMIT 1'),"
     " pg_database_size(current_database())";
-
-static int64_t
-now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* Only these account fields are shown: the row also holds key material. */
 static json_t *
@@ -95,7 +87,7 @@ support_cb(const struct db_result *res, enum err_code err, void *arg)
     core = json_pack("{s:s, s:i, s:o, s:I, s:{s:s, s:s, s:s}, s:o}",
                      "node", host, "pid", (int) getpid(),
                      "started_at", facts_iso_time(app->started_ms),
-                     "uptime_s", (json_int_t) ((now_ms() - app->started_ms) / 1000),
+                     "uptime_s", (json_int_t) ((clock_wall_ms() - app->started_ms) / 1000),
                      "libraries", "libevent", event_get_version(),
                      "jansson", JANSSON_VERSION, "openssl", OpenSSL_version(OPENSSL_VERSION),
                      "recent_errors", facts_recent_errors());

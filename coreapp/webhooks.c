@@ -26,6 +26,7 @@
 #include <sys/queue.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -108,15 +109,6 @@ static void pump(struct webhooks *w);
 static void claim(struct webhooks *w);
 static void flush_deletes(struct webhooks *w);
 static void backoff_cb(evutil_socket_t fd, short what, void *arg);
-
-static int64_t
-now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 const char *
 webhook_kind_name(enum webhook_kind kind)
@@ -351,7 +343,7 @@ transfer_done(struct webhooks *w, struct entry *e, CURLcode rc)
 {
     const struct app_settings *s = settings_get(w->app);
     long                       code = 0, delay;
-    int64_t                    ms = now_ms() - e->started_ms;
+    int64_t                    ms = clock_wall_ms() - e->started_ms;
     char                       result[24], why[CURL_ERROR_SIZE + 32], q[300];
     struct timeval             tv;
 
@@ -567,7 +559,7 @@ request_start(struct webhooks *w, struct entry *e, const char *url)
         e->ca->refs++;
         curl_easy_setopt(e->easy, CURLOPT_CAINFO, (const char *) e->ca->path);
     }
-    e->started_ms = now_ms();
+    e->started_ms = clock_wall_ms();
     entry_move(e, ENTRY_IN_FLIGHT);
     curl_multi_add_handle(w->multi, e->easy);
 }
@@ -831,7 +823,7 @@ lock_try(struct webhooks *w)
 
     while (r == 0) {
         if (RAND_bytes((unsigned char *) &r, sizeof(r)) != 1)
-            r = (uint32_t) now_ms() ^ (uint32_t) getpid();
+            r = (uint32_t) clock_wall_ms() ^ (uint32_t) getpid();
         r &= 0x7fffffff;
     }
     w->token = (int32_t) r;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
+#include "common/clock.h"
 #include "common/jsonbuf.h"
 #include "common/log.h"
 #include "common/netproto.h"
@@ -132,7 +133,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct link          *l = arg;
     struct link_session **pp = &l->sessions;
-    int64_t               now = sandbox_now_ms();
+    int64_t               now = clock_wall_ms();
 
     (void) fd;
     (void) what;
@@ -318,7 +319,7 @@ handle_frame(struct link *l, zmq_msg_t *rid, zmq_msg_t *body)
         l->sessions = s;
     }
     strcpy(s->key, user);
-    s->last_ms = sandbox_now_ms();
+    s->last_ms = clock_wall_ms();
     j = netproto_decode(zmq_msg_data(body), zmq_msg_size(body), &why);
     if (j == NULL) {
         json_t *err = netproto_new("error");

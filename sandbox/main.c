@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/daemon.h"
 #include "common/log.h"
@@ -24,15 +25,6 @@ static const struct cfg_key sandbox_keys[] = {
 };
 #undef C
 #define NKEYS (sizeof(sandbox_keys) / sizeof(sandbox_keys[0]))
-
-int64_t
-sandbox_now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void
 stop_cb(int sig, void *arg)

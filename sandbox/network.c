@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/jsonbuf.h"
 #include "common/log.h"
@@ -168,7 +169,7 @@ timestamp_s(void)
 {
     char buf[32];
 
-    snprintf(buf, sizeof(buf), "%lld", (long long) (sandbox_now_ms() / 1000));
+    snprintf(buf, sizeof(buf), "%lld", (long long) (clock_wall_ms() / 1000));
     return xstrdup(buf);
 }
 
@@ -340,7 +341,7 @@ network_ctl_cert(struct network *n, const char *param, json_t *body, json_t **ou
     snprintf(serial, sizeof(serial), "%lld", (long long) next_counter(n, "cert"));
     fields = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I}", "v", 1, "cc", cc, "phone_number", pn,
                        "vname", vname, "serial", serial,
-                       "issued", (json_int_t) (sandbox_now_ms() / 1000));
+                       "issued", (json_int_t) (clock_wall_ms() / 1000));
     sign(n, fields, sig);
     json_object_set_new(fields, "sig", json_string(sig));
     dump = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
@@ -397,7 +398,7 @@ do_register(struct network *n, struct link_session *s, json_t *f, json_t *res)
                         "method", strcasecmp(method, "voice") == 0 ? "voice" : "sms",
                         "cc", cc, "phone_number", pn, "vname", str_field(c, "vname"),
                         "key", link_session_key(s),
-                        "expires_ms", (json_int_t) (sandbox_now_ms() + 1000 * setting_int(n, "code_ttl_s")),
+                        "expires_ms", (json_int_t) (clock_wall_ms() + 1000 * setting_int(n, "code_ttl_s")),
                         "used", 0));
     log_info(NULL, "code_sent", "wa_id=%s method=%s", wa_id, method);
     json_object_set_new(res, "vname", json_string(str_field(c, "vname")));
@@ -419,7 +420,7 @@ do_verify(struct network *n, struct link_session *s, json_t *f, json_t *res)
     rec = store_get(n->st, "codes", wa_id);
     if (rec == NULL || json_is_true(json_object_get(rec, "used")))
         return "no_code";
-    if (json_integer_value(json_object_get(rec, "expires_ms")) < sandbox_now_ms())
+    if (json_integer_value(json_object_get(rec, "expires_ms")) < clock_wall_ms())
         return "code_expired";
     if (strcmp(str_field(rec, "code"), code) != 0 ||
         strcmp(str_field(rec, "key"), link_session_key(s)) != 0)
@@ -428,7 +429,7 @@ do_verify(struct network *n, struct link_session *s, json_t *f, json_t *res)
     acct = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "wa_id", wa_id, "cc", cc,
                      "phone_number", pn, "vname", str_field(rec, "vname"),
                      "key", link_session_key(s),
-                     "registered_ms", (json_int_t) sandbox_now_ms());
+                     "registered_ms", (json_int_t) clock_wall_ms());
     if (str_field(old, "pin"))
         json_object_set_new(acct, "pin", json_string(str_field(old, "pin")));
     json_object_set_new(rec, "used", json_true());
@@ -452,7 +453,7 @@ do_hello(struct network *n, struct link_session *s, json_t *f, json_t *res)
         return "key_mismatch";
     link_session_set_wa_id(n->sb->link, s, wa_id);
     json_object_set_new(res, "wa_id", json_string(wa_id));
-    json_object_set_new(res, "time", json_integer(sandbox_now_ms() / 1000));
+    json_object_set_new(res, "time", json_integer(clock_wall_ms() / 1000));
     log_info(NULL, "business_connected", "wa_id=%s", wa_id);
     return NULL;
 }
@@ -627,7 +628,7 @@ network_ctl_identity_change(struct network *n, const char *param, json_t *body, 
     RAND_bytes(r, sizeof(r));
     hash = b64(r, sizeof(r));
     json_object_set_new(c, "identity", json_pack("{s:s, s:I}", "hash", hash, "created_timestamp",
-                                                 (json_int_t) sandbox_now_ms()));
+                                                 (json_int_t) clock_wall_ms()));
     free(hash);
     store_save(n->st, "customers", param);
     id = identity_of(n, param);
@@ -764,7 +765,7 @@ in_window(struct network *n, const char *business, const char *to)
     json_t *w = json_object_get(store_get(n->st, "customers", to), "window");
     json_int_t last = json_integer_value(json_object_get(w, business));
 
-    return last > 0 && sandbox_now_ms() - last < WINDOW_MS;
+    return last > 0 && clock_wall_ms() - last < WINDOW_MS;
 }
 
 /* ---- conversations (conversation-based pricing, spec/WEBHOOKS.md §5) --------- */
@@ -780,7 +781,7 @@ conversation_for(struct network *n, const char *business, const char *to)
 {
     char        key[96], cid[33];
     json_t     *conv, *c = store_get(n->st, "customers", to);
-    int64_t     now = sandbox_now_ms();
+    int64_t     now = clock_wall_ms();
     const char *origin;
 
     snprintf(key, sizeof(key), "%s|%s", business, to);
@@ -829,7 +830,7 @@ priced_text(struct statuses *out, const char *id, const char *status, const char
     jbuf_str(b, status, strlen(status));
     jbuf_adds(b, ",\"recipient_id\":");
     jbuf_str(b, to, strlen(to));
-    snprintf(num, sizeof(num), "%lld", (long long) (sandbox_now_ms() / 1000));
+    snprintf(num, sizeof(num), "%lld", (long long) (clock_wall_ms() / 1000));
     jbuf_adds(b, ",\"timestamp\":");
     jbuf_str(b, num, strlen(num));
     if (origin != NULL && cid != NULL) {
@@ -864,7 +865,7 @@ stamp(json_t *msg, const char *status)
         at = json_object();
         json_object_set_new(msg, "at", at);
     }
-    json_object_set_new(at, status, json_integer(sandbox_now_ms()));
+    json_object_set_new(at, status, json_integer(clock_wall_ms()));
 }
 
 static void deliver(struct network *n, const char *id, json_t *msg, struct statuses *out);
@@ -954,7 +955,7 @@ do_send(struct network *n, struct link_session *s, json_t *f)
             deliver(n, id, msg, &out);
         else
             store_put(n->st, "pending", id,
-                      json_pack("{s:I}", "due", (json_int_t) (sandbox_now_ms() + delay)));
+                      json_pack("{s:I}", "due", (json_int_t) (clock_wall_ms() + delay)));
         tell(n, business, &out);
     }
     free(rendered);
@@ -991,7 +992,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
     json_t         *pending = store_coll(n->st, "pending"), *p, *msg;
     const char     *id;
     void           *tmp;
-    int64_t         now = sandbox_now_ms();
+    int64_t         now = clock_wall_ms();
 
     (void) fd;
     (void) what;
@@ -1324,7 +1325,7 @@ network_ctl_customer_send(struct network *n, const char *param, json_t *body, js
         json_object_set_new(msg, "context", cx);
     if (ref)
         json_object_set(msg, "referral", ref);
-    json_object_set_new(json_object_get(c, "window"), to, json_integer(sandbox_now_ms()));
+    json_object_set_new(json_object_get(c, "window"), to, json_integer(clock_wall_ms()));
     if (json_object_get(c, "referral") == NULL)
         json_object_set_new(c, "referral", json_object());
     json_object_set_new(json_object_get(c, "referral"), to, json_boolean(ref != NULL));
@@ -1536,7 +1537,7 @@ network_ctl_registration(struct network *n, const char *param, json_t *body, jso
                      "method", json_object_get(rec, "method"),
                      "used", json_is_true(json_object_get(rec, "used")),
                      "expired", json_integer_value(json_object_get(rec, "expires_ms")) <
-                                sandbox_now_ms());
+                                clock_wall_ms());
     return 200;
 }
 
@@ -1549,7 +1550,7 @@ network_ctl_registration_expire(struct network *n, const char *param, json_t *bo
     (void) body;
     if (rec == NULL)
         return fail(out, 404, "no code was sent to %s", param);
-    json_object_set_new(rec, "expires_ms", json_integer(sandbox_now_ms() - 1));
+    json_object_set_new(rec, "expires_ms", json_integer(clock_wall_ms() - 1));
     store_save(n->st, "codes", param);
     *out = json_object();
     return 200;
@@ -1571,7 +1572,7 @@ do_profile(struct network *n, struct link_session *s, json_t *f, json_t *res)
     store_put(n->st, "profiles", link_session_wa_id(s),
               json_pack("{s:O, s:O, s:O, s:I}", "about", json_object_get(f, "about"),
                         "photo", photo, "business", biz,
-                        "updated_ms", (json_int_t) sandbox_now_ms()));
+                        "updated_ms", (json_int_t) clock_wall_ms()));
     log_info(NULL, "business_profile", "wa_id=%s", link_session_wa_id(s));
     return NULL;
 }
@@ -1753,7 +1754,7 @@ ensure_meta(struct network *n)
     }
     if (meta(n, "created") == NULL)
         store_put(n->st, "meta", "created",
-                  json_pack("{s:I}", "ms", (json_int_t) sandbox_now_ms()));
+                  json_pack("{s:I}", "ms", (json_int_t) clock_wall_ms()));
     s = default_settings();
     if (meta(n, "settings") != NULL)
         json_object_update(s, meta(n, "settings"));

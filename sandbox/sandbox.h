@@ -29,6 +29,4 @@ struct sandbox {
     struct network        *net;
 };
 
-int64_t sandbox_now_ms(void);
-
 #endif /* SANDBOX_SANDBOX_H */

@@ -1,11 +1,11 @@
 /* main.c - wa-webapp: configuration, start-up, the event loop, shutdown. */
 #include <event2/event.h>
-#include <event2/thread.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/db.h"
 #include "common/log.h"
@@ -49,15 +49,6 @@ static const struct cfg_key webapp_keys[] = {
 };
 #undef C
 #define NKEYS (sizeof(webapp_keys) / sizeof(webapp_keys[0]))
-
-int64_t
-webapp_now_ms(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* Returns the shared value stored under name, storing fresh if none yet. */
 static char *
@@ -174,9 +165,8 @@ main(int argc, char **argv)
                           webapp_keys, NKEYS, &app.cfg, &app.cfg.log_level);
     if (rc >= 0)
         return rc;
-    evthread_use_pthreads();
     rc = 1;
-    app.started_ms = webapp_now_ms();
+    app.started_ms = clock_wall_ms();
     if (db_bootstrap(&app.cfg.db, 60) != 0 || users_seed_admin(&app) != 0 ||
         load_jwt_key(&app) != 0 || load_tls(&app) != 0)
         goto done;

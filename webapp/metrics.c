@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "common/clock.h"
 #include "common/envelope.h"
 #include "common/prom.h"
 #include "common/xalloc.h"
@@ -140,7 +141,7 @@ add_documented(json_t *out, struct webapp *app)
     if (app->offload != NULL)
         offload_load(app->offload, &idle, &queued);
     gauge(out, m, "web_uptime", "Number of seconds since web server has started",
-          (double) ((webapp_now_ms() - app->started_ms) / 1000));
+          (double) ((clock_wall_ms() - app->started_ms) / 1000));
     prom_sample(prom_metric(out, "web_connections", "counter",
                             "Number of connections accepted since web server has started"),
                 node_labels(m), (double) cs.accepted);

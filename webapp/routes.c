@@ -2,6 +2,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include "common/clock.h"
 #include "common/jsonbuf.h"
 #include "common/log.h"
 #include "common/wire.h"
@@ -216,7 +217,7 @@ authenticate_or_reply(struct http_req *req, struct webapp *app, enum auth_rule r
                          : "missing Authorization header");
         return -1;
     }
-    if (auth_token_verify_cached(app->routes->tokens, app->jwt_key, token, webapp_now_ms(), &c,
+    if (auth_token_verify_cached(app->routes->tokens, app->jwt_key, token, clock_wall_ms(), &c,
                                  why, sizeof(why)) != ERR_OK) {
         http_reply_error(req, ERR_BAD_CREDENTIALS, "%s", why);
         return -1;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -108,7 +109,7 @@ login_issue_token(struct user_op *op, int64_t not_before_ms)
 {
     struct webapp      *app = op->app;
     struct auth_claims  c;
-    int64_t             now = webapp_now_ms();
+    int64_t             now = clock_wall_ms();
     char               *token, expires[40];
     struct tm           tm;
     time_t              exp;
@@ -147,7 +148,7 @@ password_store(struct user_op *op, db_result_cb cb)
     char        ms[24], ttl[24];
     const char *params[4] = { op->username, op->new_hash, ms, ttl };
 
-    op->revoked_at_ms = webapp_now_ms();
+    op->revoked_at_ms = clock_wall_ms();
     ms_text(op->revoked_at_ms, ms, sizeof(ms));
     snprintf(ttl, sizeof(ttl), "%ld", op->app->cfg.token_ttl_s);
     db_query(op->app->db, SQL_PASSWORD_SET, 4, params, cb, op);
@@ -173,8 +174,8 @@ login_hash_done(void *arg)
     struct webapp  *app = op->app;
 
     if (!op->verified) {
-        auth_throttle_failure(app->throttle, op->username, webapp_now_ms());
-        auth_throttle_failure(app->peer_throttle, op->req->peer, webapp_now_ms());
+        auth_throttle_failure(app->throttle, op->username, clock_wall_ms());
+        auth_throttle_failure(app->peer_throttle, op->req->peer, clock_wall_ms());
         log_info(op->req->rid, "login_failed", "user=%s peer=%s", op->username, op->req->peer);
         http_add_header(op->req, "WWW-Authenticate", "Basic realm=\"WhatsApp\"");
         http_reply_error(op->req, ERR_BAD_CREDENTIALS, "Incorrect username or password");
@@ -251,8 +252,8 @@ route_login(struct http_req *req, struct webapp *app)
     if (np != NULL)
         op->new_password = xstrdup(json_string_value(np));
     /* slow down guessing, per account and per peer */
-    delay = auth_throttle_delay_ms(app->throttle, user, webapp_now_ms());
-    d2 = auth_throttle_delay_ms(app->peer_throttle, req->peer, webapp_now_ms());
+    delay = auth_throttle_delay_ms(app->throttle, user, clock_wall_ms());
+    d2 = auth_throttle_delay_ms(app->peer_throttle, req->peer, clock_wall_ms());
     if (d2 > delay)
         delay = d2;
     op->delay = evtimer_new(app->base, login_start, op);
@@ -292,7 +293,7 @@ route_logout(struct http_req *req, struct webapp *app)
     const char        *params[2] = { c.jti, exp };
 
     /* routes.c verified the token already; this reads its claims again */
-    if (auth_token_verify(app->jwt_key, auth_bearer_token(req->authorization), webapp_now_ms(),
+    if (auth_token_verify(app->jwt_key, auth_bearer_token(req->authorization), clock_wall_ms(),
                           &c, why, sizeof(why)) != ERR_OK) {
         http_reply_error(req, ERR_BAD_CREDENTIALS, "%s", why);
         return;
@@ -478,7 +479,7 @@ route_user_delete(struct http_req *req, struct webapp *app)
         http_reply_error(req, ERR_ACCESS_DENIED, "the admin account cannot be deleted");
         return;
     }
-    ms_text(webapp_now_ms(), ms, sizeof(ms));
+    ms_text(clock_wall_ms(), ms, sizeof(ms));
     snprintf(ttl, sizeof(ttl), "%ld", app->cfg.token_ttl_s);
     op = op_new(req, app, name);
     db_query(app->db, SQL_USER_DELETE, 3, params, delete_cb, op);

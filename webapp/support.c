@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/clock.h"
 #include "common/envelope.h"
 #include "common/facts.h"
 #include "common/log.h"
@@ -31,7 +32,7 @@ webapp_facts(struct webapp *app)
                      "node", app->metrics ? metrics_node(app->metrics) : "",
                      "pid", (int) getpid(),
                      "started_at", facts_iso_time(app->started_ms),
-                     "uptime_s", (json_int_t) ((webapp_now_ms() - app->started_ms) / 1000),
+                     "uptime_s", (json_int_t) ((clock_wall_ms() - app->started_ms) / 1000),
                      "libraries", "libevent", event_get_version(), "jansson", JANSSON_VERSION,
                      "openssl", OpenSSL_version(OPENSSL_VERSION),
                      "api_key_configured", app->cfg.api_key != NULL,

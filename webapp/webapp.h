@@ -53,6 +53,4 @@ struct webapp {
     int64_t                  started_ms;
 };
 
-int64_t webapp_now_ms(void);
-
 #endif /* WEBAPP_WEBAPP_H */

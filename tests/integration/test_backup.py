@@ -9,15 +9,14 @@ second installation is connected as that business without a restart, shows the s
 settings and profiles, and its message reaches the sandbox's customer. Refusals (wrong
 password, every kind of damaged blob, bad bodies, a user token) change nothing."""
 import base64
-import struct
 import subprocess
 import threading
 import time
-import zlib
 
 import pytest
 
 from conftest import Api
+from images import png
 from sandbox_client import Sandbox, health, register, wait_health
 from stack import Stack, wait_for
 
@@ -39,15 +38,6 @@ ABOUT = "Restored from backup \u2713"
 BUSINESS_PROFILE = {"address": "1 Main St", "description": "We sell things", "email": "hi@acme.example",
                     "vertical": "Restaurant", "websites": ["https://acme.example", "http://acme.test/x"]}
 CA_PEM = None          # filled in by the fixture: the webhook CA bundle of the first installation
-
-
-def png(width=2, height=3):
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 PNG = png()

@@ -3,12 +3,11 @@ profile, with every documented limit, admin-only access and persistence across a
 coreapp restart."""
 import base64
 import hashlib
-import struct
 import time
-import zlib
 
 import pytest
 
+from images import png
 from test_users import STRONG, err
 
 # The smallest well-formed JPEG (1x1, progressive), and a 2x3 PNG built below.
@@ -16,15 +15,6 @@ JPEG = base64.b64decode(
     "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////"
     "////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgB"
     "AQABPxA=")
-
-
-def png(width=2, height=3):
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 PNG = png()
