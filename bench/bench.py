@@ -180,10 +180,10 @@ def psql(st, sql):
 def statements(st, n):
     """BENCH_PGSS=1: where PostgreSQL's time went, per accepted message (a diagnostic)."""
     psql(st, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    out = psql(st, "SELECT round((total_exec_time * 1000 / %d)::numeric, 1), calls, rows,"
+    out = psql(st, "SELECT round((total_exec_time * 1000 / %d)::numeric, 1), calls, rows, round(max_exec_time::numeric, 2),"
                    " left(regexp_replace(query, '\\s+', ' ', 'g'), 90)"
                    " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12" % n)
-    print("  PostgreSQL statements (us of execution per message | calls | rows | query):")
+    print("  PostgreSQL statements (us of execution per message | calls | rows | slowest call ms | query):")
     for line in out.splitlines():
         print("    " + line)
 

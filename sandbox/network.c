@@ -20,6 +20,9 @@
 #include "sandbox/store.h"
 
 #define WINDOW_MS (24LL * 3600 * 1000)
+/* Messages of each direction the network remembers (setting keep_messages):
+ * about 3 KB each in memory, so some 150 MB at most by default. */
+#define KEEP_MESSAGES_DEFAULT 50000
 
 /* Collections of the store:
  *   meta       secret, settings, stats, counters, created
@@ -28,8 +31,10 @@
  *   customers  <wa_id> -> name, on_whatsapp, identity, window (business -> ms)
  *   templates  <namespace>|<name>|<language> -> the template
  *   messages   <id> -> a message from a business to a customer, with status,
- *              "conv" (its conversation: id, origin, opens) and "at" (when
+ *              "conv" (its conversation: id, origin, opens), "at" (when
  *              it became sent/delivered/read, ms; GET /customers/{wa_id}/receipts)
+ *              and "first_eid" (its first status event); the newest
+ *              keep_messages only, like inbound (forget_oldest())
  *   conversations <business>|<customer> -> the open conversation: id, origin,
  *              expires_ms (spec/WEBHOOKS.md §5; priced per conversation, CBP)
  *   media      <id> -> media a customer sent: mime_type, sha256, data (base64)
@@ -45,6 +50,7 @@ struct network {
     struct event   *commit;       /* ends the turn that turn_begin() opened */
     bool            in_turn;
     unsigned char   secret[32];
+    char            last_eid[24];  /* of the newest event (emit_members()) */
 };
 
 /* ---- turns ---------------------------------------------------------------------- */
@@ -201,7 +207,7 @@ emit_members(struct network *n, const char *business, const char *t, const char 
              size_t len)
 {
     struct jbuf f = JBUF_INIT;
-    char        eid[32];
+    char        eid[sizeof(n->last_eid)];
 
     snprintf(eid, sizeof(eid), "%lld", (long long) next_counter(n, "event"));
     jbuf_adds(&f, "{\"v\":");
@@ -216,6 +222,7 @@ emit_members(struct network *n, const char *business, const char *t, const char 
     }
     jbuf_addc(&f, '}');
     link_send_raw_to(n->sb->link, business, f.p, f.len);
+    memcpy(n->last_eid, eid, sizeof(n->last_eid));
     store_put(n->st, "outbox", eid, json_pack("{s:s, s:s%}", "to", business, "frame", f.p, f.len));
     jbuf_free(&f);
 }
@@ -889,6 +896,33 @@ tell(struct network *n, const char *business, struct statuses *st)
     st->count = 0;
 }
 
+/* Memory stays bounded: beyond the keep_messages setting, the oldest messages
+ * of coll ("messages" to customers, "inbound" from them) are forgotten; /stats
+ * still counts them. A message to a customer is kept while its delivery is
+ * pending or its first status event is unconfirmed: until the business has
+ * recorded that status it may send the message again (after a crash), and the
+ * network recognises the duplicate only while it still knows the id. */
+static void
+forget_oldest(struct network *n, const char *coll)
+{
+    json_t    *msgs = store_coll(n->st, coll);
+    json_int_t keep = setting_int(n, "keep_messages");
+    bool       outbound = strcmp(coll, "messages") == 0;
+
+    while ((json_int_t) json_object_size(msgs) > keep) {
+        void       *it = json_object_iter(msgs);
+        const char *id = json_object_iter_key(it), *first;
+
+        if (outbound) {
+            first = str_field(json_object_iter_value(it), "first_eid");
+            if (store_get(n->st, "pending", id) != NULL ||
+                (first != NULL && store_get(n->st, "outbox", first) != NULL))
+                return;                   /* newer ones wait behind it: order is kept */
+        }
+        store_del(n->st, coll, id);
+    }
+}
+
 static void
 do_send(struct network *n, struct link_session *s, json_t *f)
 {
@@ -958,6 +992,9 @@ do_send(struct network *n, struct link_session *s, json_t *f)
                       json_pack("{s:I}", "due", (json_int_t) (clock_wall_ms() + delay)));
         tell(n, business, &out);
     }
+    json_object_set_new(msg, "first_eid", json_string(n->last_eid));
+    store_save(n->st, "messages", id);
+    forget_oldest(n, "messages");
     free(rendered);
     free(ts);
 }
@@ -1030,6 +1067,7 @@ network_ctl_customer_messages(struct network *n, const char *param, json_t *body
         json_object_del(o, "to");
         json_object_del(o, "conv");          /* the network's books, not the customer's */
         json_object_del(o, "at");
+        json_object_del(o, "first_eid");
         json_array_append_new(list, o);
     }
     *out = json_pack("{s:o}", "messages", list);
@@ -1336,6 +1374,7 @@ network_ctl_customer_send(struct network *n, const char *param, json_t *body, js
          json_pack("{s:o, s:{s:{s:s}, s:s}}", "message", msg, "contact", "profile", "name",
                    str_field(c, "name")[0] ? str_field(c, "name") : param, "wa_id", param));
     stat_add(n, "sent_to_businesses", 1);
+    forget_oldest(n, "inbound");
     *out = json_pack("{s:s}", "id", id);
     free(ts);
     return 201;
@@ -1461,8 +1500,8 @@ network_ctl_templates(struct network *n, const char *param, json_t *body, json_t
 static json_t *
 default_settings(void)
 {
-    return json_pack("{s:i, s:b, s:i}", "delivery_delay_ms", 100, "auto_read", 0,
-                     "code_ttl_s", 600);
+    return json_pack("{s:i, s:b, s:i, s:i}", "delivery_delay_ms", 100, "auto_read", 0,
+                     "code_ttl_s", 600, "keep_messages", KEEP_MESSAGES_DEFAULT);
 }
 
 int
@@ -1491,6 +1530,10 @@ network_ctl_settings_patch(struct network *n, const char *param, json_t *body, j
             if (!json_is_integer(v) || json_integer_value(v) < 0 ||
                 json_integer_value(v) > 86400000)
                 return fail(out, 400, "%s must be a non-negative integer", k);
+        } else if (strcmp(k, "keep_messages") == 0) {
+            if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                json_integer_value(v) > 100000000)
+                return fail(out, 400, "%s must be an integer from 1 to 100000000", k);
         } else {
             return fail(out, 400, "unknown setting %s", k);
         }
@@ -1727,6 +1770,7 @@ network_on_frame(struct link_session *s, json_t *f, void *arg)
         event_acked(n, s, str_field(f, "eid"));
         json_array_foreach(json_object_get(f, "eids"), i, v)
             event_acked(n, s, json_string_value(v));
+        forget_oldest(n, "messages");     /* what waited for these may go now */
     } else {
         log_warn(NULL, "unknown_frame", "type=%s", t);
     }

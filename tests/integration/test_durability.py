@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from sandbox_client import Sandbox, register
+from sandbox_client import Sandbox, health, register
 from stack import wait_for
 
 CUSTOMER = "16315553001"
@@ -89,3 +89,62 @@ def test_every_acknowledged_message_arrives_exactly_once(api, stack):
     wait_for(lambda: stack.psql("SELECT count(*) FROM messages WHERE id IN (%s)"
                                 " AND status IN ('delivered', 'read')" % ids) == str(len(want)),
              30, "every acknowledged message recorded as delivered")
+
+
+def test_the_network_forgets_only_what_the_business_has_recorded(api, stack):
+    """The sandbox remembers at most keep_messages messages, but never forgets one
+    whose first status the business has not recorded: after a crash the coreapp sends
+    such a message again, and only a known id is recognised as a duplicate."""
+    sb = Sandbox(stack)
+    admin = api.as_token(api.admin_token())
+    if health(admin) != "connected":
+        register(admin, sb)
+    sb.patch("/settings", {"delivery_delay_ms": 0, "auto_read": False})
+    customer = "16315553002"
+    sb.customer(customer, "Forgetful")
+    assert sb.post("/customers/%s/messages" % customer,
+                   {"to": "16315550100", "type": "text", "text": {"body": "hi"}}).status_code == 201
+
+    def send(body):
+        r = admin.post("/v1/messages", json={"to": customer, "type": "text",
+                                             "text": {"body": body}})
+        assert r.status_code == 201, r.text
+        return r.json()["messages"][0]["id"]
+
+    def received():
+        return [m["id"] for m in sb.get("/customers/%s/messages" % customer).json()["messages"]]
+
+    def statuses(ids):
+        return stack.psql("SELECT string_agg(status, ',' ORDER BY seq) FROM messages"
+                          " WHERE id IN (%s)" % ",".join("'%s'" % i for i in ids))
+
+    before = sb.stats()["messages"]
+    assert sb.patch("/settings", {"keep_messages": 1}).status_code == 200
+    # while this constraint stands, the coreapp can't record a status (it retries)
+    stack.psql("ALTER TABLE messages ADD CONSTRAINT test_no_status"
+               " CHECK (status NOT IN ('sent', 'delivered')) NOT VALID")
+    try:
+        ids = [send("first"), send("second")]
+        # both delivered; the first is remembered beyond keep_messages, its status unrecorded
+        wait_for(lambda: received() == ids, 10, "both messages at the customer")
+        time.sleep(0.5)
+        assert received() == ids
+        assert statuses(ids) == "accepted,accepted"
+        stack.kill9("coreapp")
+    finally:
+        stack.psql("ALTER TABLE messages DROP CONSTRAINT IF EXISTS test_no_status")
+    try:
+        stack.start("coreapp")
+        # the coreapp sends both again; the network knows them: nothing arrives twice
+        wait_for(lambda: statuses(ids) == "delivered,delivered", 30, "statuses recorded")
+        # recorded now, so the older one may be forgotten: only the newest one is kept
+        wait_for(lambda: received() == ids[1:], 10, "the first forgotten")
+        now = sb.stats()["messages"]
+        assert (now["received"] - before["received"], now["delivered"] - before["delivered"]) == (2, 2)
+        third = send("third")
+        wait_for(lambda: received() == [third], 10, "the older two forgotten")
+        after = sb.stats()["messages"]
+        assert after["received"] - before["received"] == 3
+        assert after["delivered"] - before["delivered"] == 3
+    finally:
+        assert sb.patch("/settings", {"keep_messages": 50000}).status_code == 200

@@ -103,7 +103,7 @@ def test_auto_read_and_delay(admin, sbm):
     sbm.customer("16315551020", "Ann")
     sbm.post("/customers/16315551020/messages", {"to": BIZ, "type": "text", "text": {"body": "yo"}})
     assert sbm.patch("/settings", {"delivery_delay_ms": 300, "auto_read": True}).json() == {
-        "delivery_delay_ms": 300, "auto_read": True, "code_ttl_s": 600}
+        "delivery_delay_ms": 300, "auto_read": True, "code_ttl_s": 600, "keep_messages": 50000}
     mid = send(admin, {"to": "16315551020", "type": "text", "text": {"body": "later"}})
     time.sleep(0.1)
     assert received(sbm, "16315551020") == []          # not delivered before the delay
@@ -119,6 +119,9 @@ def test_control_api_errors(sbm):
     err(sbm.patch("/settings", {"delivery_delay_ms": -1}), 400)
     err(sbm.patch("/settings", {"auto_read": "yes"}), 400)
     err(sbm.patch("/settings", {"colour": "blue"}), 400)
+    for bad in (0, -5, "10", 1.5, None, 100000001):
+        err(sbm.patch("/settings", {"keep_messages": bad}), 400)
+    assert sbm.get("/settings").json()["keep_messages"] == 50000   # nothing changed
     err(sbm.post("/certs", {"cc": "1", "phone_number": "12", "vname": "X"}), 400)
     err(sbm.post("/certs", {"cc": "1", "phone_number": "6315550100"}), 400)
     err(sbm.post("/customers", {"wa_id": "12"}), 400)
@@ -143,3 +146,36 @@ def test_state_survives_restart(admin, sbm, stack):
     assert received(sbm, "16315551002")[0]["text"] == {"body": "hello Jane"}
     assert any(t["name"] == "welcome" for t in sbm.get("/templates").json()["templates"])
     assert sbm.get("/customers/16315551099").json()["on_whatsapp"] is False
+
+
+def test_keep_messages_bounds_what_the_network_remembers(admin, sbm):
+    """(Last in this file: it makes the network forget the earlier tests' messages.)
+    The newest keep_messages messages of each direction are kept; the counts in
+    /stats still include the forgotten ones (a reading of memory's cost: about 3 KB a
+    message, so the default of 50,000 holds some 150 MB)."""
+    sbm.customer("16315551030", "Kim")
+    assert sbm.post("/customers/16315551030/messages",
+                    {"to": BIZ, "type": "text", "text": {"body": "hi"}}).status_code == 201
+    before = sbm.stats()["messages"]
+    assert sbm.patch("/settings", {"keep_messages": 3}).json()["keep_messages"] == 3
+    try:
+        ids = [send(admin, {"to": "16315551030", "type": "text", "text": {"body": "m%d" % i}})
+               for i in range(6)]
+        wait_for(lambda: sbm.stats()["messages"]["delivered"] - before["delivered"] == 6)
+        # the business records each status and confirms it: then the older ones go
+        got = wait_for(lambda: (lambda g: g if [m["id"] for m in g] == ids[-3:] else None)(
+            received(sbm, "16315551030")), 10, "only the newest three remembered")
+        assert [m["text"]["body"] for m in got] == ["m3", "m4", "m5"]
+        assert all(set(m) == {"id", "from", "timestamp", "type", "text", "status"} for m in got)
+        # a forgotten message can't be read any more; a remembered one can
+        r = sbm.post("/customers/16315551030/read", {"id": ids[0]})
+        assert r.status_code == 404, r.text
+        assert sbm.post("/customers/16315551030/read", {"id": ids[5]}).status_code == 200
+        # inbound messages are bounded the same way: the customer keeps writing, all arrive
+        sent = sbm.stats()["sent_to_businesses"]
+        for i in range(5):
+            assert sbm.post("/customers/16315551030/messages", {
+                "to": BIZ, "type": "text", "text": {"body": "in %d" % i}}).status_code == 201
+        assert sbm.stats()["sent_to_businesses"] == sent + 5
+    finally:
+        assert sbm.patch("/settings", {"keep_messages": 50000}).status_code == 200
