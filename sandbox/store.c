@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/clock.h"
 #include "common/jsonbuf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -121,6 +122,8 @@ compact(struct store *st)
     const char *coll, *key;
     json_t     *c, *v;
     int         fd, old = st->fd;
+    long        before = st->lines, records = 0;
+    int64_t     t0 = clock_mono_us(), ms;
 
     sprintf(tmp, "%s.tmp", st->path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
@@ -133,6 +136,7 @@ compact(struct store *st)
     json_object_foreach(st->root, coll, c) {
         json_object_foreach(c, key, v) {
             record(st, coll, key, v);
+            records++;
             if (st->out.len >= 1 << 20)
                 out_write(st);
         }
@@ -150,6 +154,14 @@ compact(struct store *st)
         close(old);
     st->lines = 0;
     free(tmp);
+    ms = (clock_mono_us() - t0) / 1000;
+    /* the loop stops meanwhile: worth seeing when it gets long */
+    if (ms >= 100)
+        log_warn(NULL, "state_compacted", "lines=%ld records=%ld ms=%lld", before, records,
+                 (long long) ms);
+    else
+        log_info(NULL, "state_compacted", "lines=%ld records=%ld ms=%lld", before, records,
+                 (long long) ms);
     return 0;
 }
 
