@@ -1,8 +1,11 @@
 /* daemon.c - shared start-up and shutdown of the wa-* programs. */
+#include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/sdnotify.h"
@@ -14,6 +17,20 @@ struct daemon {
     daemon_stop_fn   stop;
     void            *arg;
 };
+
+/* Every connection is a descriptor, and the soft limit is often 1024 where
+ * the hard one allows far more: take what we are allowed. */
+static void
+raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            log_warn(NULL, "fd_limit_unchanged", "reason=\"%s\"", strerror(errno));
+    }
+}
 
 int
 daemon_configure(int argc, char **argv, const char *proc, const char *what,
@@ -35,6 +52,7 @@ daemon_configure(int argc, char **argv, const char *proc, const char *what,
     }
     log_init(proc, lvl);
     signal(SIGPIPE, SIG_IGN);     /* a peer closing a socket is an error, not a death */
+    raise_fd_limit();
     return -1;
 }
 

@@ -4,13 +4,16 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <string.h>
 #include <time.h>
@@ -31,7 +34,14 @@ struct http_server {
     void                    *observe_arg;
     unsigned                 inflight;
     struct conn_count       *conns;
+    struct event            *rest;         /* ends a pause after an accept() error */
+    int64_t                  rest_logged_us;
+    struct http_server      *next;         /* servers_list */
 };
+
+/* libevent calls a listener's error callback with the evhttp as its argument,
+ * so accept_error_cb() finds its server here (one per process, in practice). */
+static struct http_server *servers_list;
 
 /* Open connections are counted through their SSL objects: evhttp frees a
  * connection's bufferevent, and with it the SSL, however the connection ends,
@@ -41,6 +51,13 @@ struct http_server {
 struct conn_count {
     struct http_conn_stats stats;
     unsigned               refs;        /* the server's, plus one per open SSL */
+    /* Admission: at max_open connections the listener is paused (new ones wait
+     * in the kernel's backlog) until one closes. listener is NULL once the
+     * server stops listening. */
+    unsigned               max_open;
+    struct evconnlistener *listener;
+    bool                   full;        /* paused for max_open */
+    bool                   resting;     /* paused after an accept() error */
 };
 
 static int conn_ex_index = -1;
@@ -84,6 +101,12 @@ conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void 
     if (c == NULL)
         return;
     c->stats.open--;
+    if (c->full && c->stats.open < c->max_open) {
+        c->full = false;
+        if (c->listener != NULL && !c->resting)
+            evconnlistener_enable(c->listener);
+        log_info(NULL, "accepting_again", "open=%u", c->stats.open);
+    }
     conn_count_release(c);
 }
 
@@ -105,13 +128,59 @@ bev_cb(struct event_base *base, void *arg)
     if (ssl == NULL)
         return NULL;
     if (conn_ex_index >= 0 && SSL_set_ex_data(ssl, conn_ex_index, srv->conns) == 1) {
-        srv->conns->refs++;
-        srv->conns->stats.accepted++;
-        if (++srv->conns->stats.open > srv->conns->stats.peak)
-            srv->conns->stats.peak = srv->conns->stats.open;
+        struct conn_count *c = srv->conns;
+
+        c->refs++;
+        c->stats.accepted++;
+        if (++c->stats.open > c->stats.peak)
+            c->stats.peak = c->stats.open;
+        if (c->stats.open >= c->max_open && !c->full && c->listener != NULL) {
+            c->full = true;
+            evconnlistener_disable(c->listener);
+            log_warn(NULL, "connections_full", "open=%u max=%u", c->stats.open, c->max_open);
+        }
     }
     return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                           BEV_OPT_CLOSE_ON_FREE);
+}
+
+/* accept() failed for want of descriptors or memory (EMFILE, ENFILE,
+ * ENOBUFS...). The connection stays in the backlog, so the listening socket
+ * stays readable: without a pause the loop would spin on it. */
+#define ACCEPT_REST_MS 100
+
+static void
+accept_error_cb(struct evconnlistener *listener, void *arg)
+{
+    struct http_server *srv = servers_list;
+    struct timeval      tv = { 0, ACCEPT_REST_MS * 1000 };
+    int                 err = EVUTIL_SOCKET_ERROR();
+    int64_t             now = http_now_us();
+
+    while (srv != NULL && (void *) srv->http != arg)
+        srv = srv->next;
+    evconnlistener_disable(listener);
+    if (srv == NULL)
+        return;                             /* not ours: never re-enabled */
+    srv->conns->resting = true;
+    evtimer_add(srv->rest, &tv);
+    if (now - srv->rest_logged_us >= 10 * 1000000) {       /* once per 10 s */
+        srv->rest_logged_us = now;
+        log_warn(NULL, "accept_failed", "reason=\"%s\" open=%u pause_ms=%d",
+                 evutil_socket_error_to_string(err), srv->conns->stats.open, ACCEPT_REST_MS);
+    }
+}
+
+static void
+rest_over_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_server *srv = arg;
+
+    (void) fd;
+    (void) what;
+    srv->conns->resting = false;
+    if (srv->conns->listener != NULL && !srv->conns->full)
+        evconnlistener_enable(srv->conns->listener);
 }
 
 static enum http_method
@@ -291,9 +360,29 @@ http_query_get(const struct http_req *req, const char *name)
     return out;
 }
 
+/* max_connections, kept below the descriptor limit: the rest are for the
+ * database, the coreapp, logs and certificates. */
+#define FD_RESERVE 128
+
+static unsigned
+admissible(unsigned wanted)
+{
+    struct rlimit rl;
+    rlim_t        fit;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return wanted;
+    fit = rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE : rl.rlim_cur / 2;
+    if (fit >= wanted)
+        return wanted;
+    log_warn(NULL, "max_connections_lowered", "configured=%u fd_limit=%llu max=%llu", wanted,
+             (unsigned long long) rl.rlim_cur, (unsigned long long) fit);
+    return fit > 0 ? (unsigned) fit : 1;
+}
+
 struct http_server *
 http_server_new(struct event_base *base, const char *host, int port, struct tls *tls,
-                size_t max_body, http_handler_fn handler, void *arg)
+                size_t max_body, unsigned max_connections, http_handler_fn handler, void *arg)
 {
     struct http_server *srv = xcalloc(1, sizeof(*srv));
     int                 one = 1;
@@ -329,6 +418,12 @@ http_server_new(struct event_base *base, const char *host, int port, struct tls 
      * (~40 ms per request on keep-alive connections). */
     setsockopt(evhttp_bound_socket_get_fd(srv->sock), IPPROTO_TCP, TCP_NODELAY, &one,
                sizeof(one));
+    srv->conns->max_open = admissible(max_connections);
+    srv->conns->listener = evhttp_bound_socket_get_listener(srv->sock);
+    srv->rest = evtimer_new(base, rest_over_cb, srv);
+    srv->next = servers_list;
+    servers_list = srv;
+    evconnlistener_set_error_cb(srv->conns->listener, accept_error_cb);
     log_info(NULL, "listening", "url=https://%s:%d", host, port);
     return srv;
 }
@@ -337,6 +432,7 @@ void
 http_server_stop_listening(struct http_server *srv)
 {
     if (srv->sock != NULL) {
+        srv->conns->listener = NULL;
         evhttp_del_accept_socket(srv->http, srv->sock);
         srv->sock = NULL;
     }
@@ -362,6 +458,14 @@ http_server_free(struct http_server *srv)
 {
     if (srv == NULL)
         return;
+    for (struct http_server **p = &servers_list; *p != NULL; p = &(*p)->next)
+        if (*p == srv) {
+            *p = srv->next;
+            break;
+        }
+    srv->conns->listener = NULL;      /* the SSLs may outlive it (conn_count) */
+    if (srv->rest)
+        event_free(srv->rest);
     if (srv->http)
         evhttp_free(srv->http);
     conn_count_release(srv->conns);

@@ -47,9 +47,12 @@ struct http_req {
 typedef void (*http_handler_fn)(struct http_req *req, void *arg);
 
 /* Listens on host:port with TLS from tls. max_body bounds any request body
- * (larger bodies are refused by libevent before our code sees them). */
+ * (larger bodies are refused by libevent before our code sees them). At
+ * max_connections open connections (fewer if the descriptor limit is lower)
+ * it stops accepting until one closes; further clients wait in the backlog. */
 struct http_server *http_server_new(struct event_base *base, const char *host, int port,
                                     struct tls *tls, size_t max_body,
+                                    unsigned max_connections,
                                     http_handler_fn handler, void *arg);
 void http_server_free(struct http_server *srv);
 /* Stop accepting connections (graceful shutdown); in-flight replies still go. */

@@ -42,6 +42,7 @@ static const struct cfg_key webapp_keys[] = {
     CFG_INT("WA_WEB_TOKEN_TTL_S", C, token_ttl_s, "604800", 1, 31536000, "token lifetime in seconds"),
     CFG_INT("WA_WEB_MAX_BODY_BYTES", C, max_body, "1048576", 1024, 1073741824, "largest JSON body"),
     CFG_INT("WA_WEB_MAX_UPLOAD_BYTES", C, max_upload, "104857600", 1024, 1073741824, "largest binary upload"),
+    CFG_INT("WA_WEB_MAX_CONNECTIONS", C, max_connections, "10000", 1, 1000000, "open client connections at most (more wait to be accepted)"),
     CFG_STR("WA_COREAPP_ENDPOINT", C, coreapp_endpoint, "tcp://127.0.0.1:6250", "ZeroMQ endpoint of the coreapp"),
     CFG_INT("WA_COREAPP_TIMEOUT_MS", C, coreapp_timeout_ms, "10000", 100, 600000, "answer 503 when the coreapp is silent this long"),
     CFG_INT("WA_WEB_PASSWORD_ITERATIONS", C, pw_iterations, "210000", 1000, 10000000, "PBKDF2-HMAC-SHA256 iterations for new password hashes"),
@@ -190,7 +191,7 @@ main(int argc, char **argv)
     app.http = http_server_new(app.base, app.cfg.host, (int) app.cfg.port, app.tls,
                                (size_t) (app.cfg.max_upload > app.cfg.max_body
                                          ? app.cfg.max_upload : app.cfg.max_body) + 4096,
-                               routes_dispatch, &app);
+                               (unsigned) app.cfg.max_connections, routes_dispatch, &app);
     if (app.http == NULL)
         goto done;
     metrics_attach(&app);

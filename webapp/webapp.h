@@ -29,6 +29,7 @@ struct webapp_config {
     long  token_ttl_s;
     long  max_body;
     long  max_upload;
+    long  max_connections;
     char *coreapp_endpoint;
     long  coreapp_timeout_ms;
     long  pw_iterations;

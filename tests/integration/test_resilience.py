@@ -1,8 +1,11 @@
 """Processes and the database going away and coming back (issue 2)."""
 import os
 import signal
+import socket
 import subprocess
 import time
+
+import requests
 
 from test_users import err
 from stack import wait_for
@@ -147,3 +150,77 @@ def test_sandbox_speaks_systemd_notify_too(stack, tmp_path):
         if not stack.running("sandbox"):
             stack.start("sandbox")
         stack.wait_ready()
+
+
+def _cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _raw_connections(stack, n):
+    """n TCP connections to the webapp that never start TLS (a slow or hostile client)."""
+    return [socket.create_connection(("127.0.0.1", stack.web_port), timeout=5)
+            for _ in range(n)]
+
+
+def _health_within(stack, seconds):
+    """GET /v1/health on a new connection, or None if no answer came in time."""
+    try:
+        return requests.get(stack.url("/v1/health"), timeout=seconds, verify=False,
+                            headers={"Authorization": "Apikey " + stack.api_key,
+                                     "Connection": "close"}).status_code
+    except requests.RequestException:
+        return None
+
+
+def test_connection_cap_makes_clients_wait_instead_of_failing(api, stack):
+    """WA_WEB_MAX_CONNECTIONS: at the cap the webapp stops accepting (clients wait in the
+    backlog, nothing spins) and takes the next one as soon as a connection closes."""
+    stack.stop("webapp")
+    stack.start("webapp", env={"WA_WEB_MAX_CONNECTIONS": "8"})
+    idle = []
+    try:
+        wait_for(lambda: _health_within(stack, 2) == 200, 20, "webapp")
+        idle = _raw_connections(stack, 8)
+        wait_for(lambda: stack.log_contains("webapp", "event=connections_full"), 5, "cap reached")
+        pid = stack.procs["webapp"].pid
+        cpu = _cpu_seconds(pid)
+        assert _health_within(stack, 1.5) is None           # waits in the backlog
+        assert _cpu_seconds(pid) - cpu < 0.5
+        idle.pop().close()
+        assert _health_within(stack, 5) == 200               # the freed slot is taken
+        assert stack.log_contains("webapp", "event=accepting_again")
+    finally:
+        for s in idle:
+            s.close()
+        stack.stop("webapp")
+        stack.start("webapp")
+        wait_for(lambda: _health_within(stack, 2) == 200, 20, "webapp back with the default cap")
+
+
+def test_out_of_descriptors_pauses_accepting_without_spinning(api, stack):
+    """accept() failing with EMFILE leaves the connection in the backlog: without a
+    pause the listening socket stays readable and the loop spins (libevent logged a
+    line each time: 53 MB in 3 s before this was handled)."""
+    pid = stack.procs["webapp"].pid
+    subprocess.run(["prlimit", "--pid", str(pid), "--nofile=100:100"], check=True)
+    idle = []
+    try:
+        idle = _raw_connections(stack, 150)
+        wait_for(lambda: stack.log_contains("webapp", "event=accept_failed"), 5, "EMFILE")
+        cpu, size = _cpu_seconds(pid), os.path.getsize(stack.log_path("webapp"))
+        time.sleep(2)
+        assert _cpu_seconds(pid) - cpu < 0.5
+        assert os.path.getsize(stack.log_path("webapp")) - size < 2000
+        for s in idle[:120]:
+            s.close()
+        del idle[:120]
+        assert _health_within(stack, 5) == 200               # descriptors back: served again
+        assert stack.running("webapp")
+    finally:
+        for s in idle:
+            s.close()
+        stack.stop("webapp")
+        stack.start("webapp")
+        wait_for(lambda: _health_within(stack, 2) == 200, 20, "webapp restarted")
