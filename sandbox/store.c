@@ -17,6 +17,7 @@ struct store {
     char   *path;        /* the journal */
     int     fd;          /* O_APPEND */
     json_t *root;        /* coll -> (key -> value) */
+    json_t *texts;       /* coll -> (key -> its last journal line, a string) */
     long    lines;       /* journal lines since the last compaction */
     int     held;        /* store_hold() depth */
     json_t *dirty;       /* while held: "<coll>\n<key>" -> true, changed keys */
@@ -39,11 +40,26 @@ write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
+static json_t *
+coll_texts(struct store *st, const char *coll)
+{
+    json_t *c = json_object_get(st->texts, coll);
+
+    if (c == NULL) {
+        c = json_object();
+        json_object_set_new(st->texts, coll, c);
+    }
+    return c;
+}
+
 /* Adds one record to st->out: {"c":coll,"k":key,"v":v}, or "d":true (v NULL,
- * a deletion). */
+ * a deletion). A value's line is also kept, so that compacting copies text
+ * instead of writing every value out again (50,000 messages: 250 ms before). */
 static void
 record(struct store *st, const char *coll, const char *key, json_t *v)
 {
+    size_t start = st->out.len;
+
     jbuf_add(&st->out, "{\"c\":", 5);
     jbuf_str(&st->out, coll, strlen(coll));
     jbuf_add(&st->out, ",\"k\":", 5);
@@ -52,8 +68,11 @@ record(struct store *st, const char *coll, const char *key, json_t *v)
         jbuf_add(&st->out, ",\"v\":", 5);
         jbuf_json(&st->out, v);
         jbuf_add(&st->out, "}\n", 2);
+        json_object_set_new(coll_texts(st, coll), key,
+                            json_stringn_nocheck(st->out.p + start, st->out.len - start));
     } else {
         jbuf_add(&st->out, ",\"d\":true}\n", 11);
+        json_object_del(coll_texts(st, coll), key);
     }
     st->lines++;
 }
@@ -134,8 +153,15 @@ compact(struct store *st)
     }
     st->fd = fd;
     json_object_foreach(st->root, coll, c) {
+        json_t *texts = coll_texts(st, coll), *line;
+
         json_object_foreach(c, key, v) {
-            record(st, coll, key, v);
+            if ((line = json_object_get(texts, key)) != NULL) {
+                jbuf_add(&st->out, json_string_value(line), json_string_length(line));
+                st->lines++;
+            } else {
+                record(st, coll, key, v);
+            }
             records++;
             if (st->out.len >= 1 << 20)
                 out_write(st);
@@ -176,6 +202,7 @@ store_open(const char *dir)
 
     st->fd = -1;
     st->root = json_object();
+    st->texts = json_object();
     st->dirty = json_object();
     st->path = xmalloc(strlen(dir) + sizeof(JOURNAL) + 2);
     sprintf(st->path, "%s/%s", dir, JOURNAL);
@@ -210,6 +237,7 @@ store_close(struct store *st)
     if (st->fd >= 0)
         close(st->fd);
     json_decref(st->root);
+    json_decref(st->texts);
     json_decref(st->dirty);
     jbuf_free(&st->out);
     free(st->path);

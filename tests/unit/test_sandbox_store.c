@@ -1,7 +1,7 @@
 /* links: sandbox/store.c */
 /* test_sandbox_store.c - the sandbox's journalled state (survives a reopen,
  * deletions, in-place saves, a torn last line, held batches written once per
- * key) and netproto.h frames. */
+ * key, compaction while running) and netproto.h frames. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -140,6 +140,60 @@ test_store_hold_release(void **state)
     rmdir(dir);
 }
 
+/* Compacting while running (the journal grew past four times the live keys)
+ * copies each key's last line: what reopening reads is the latest value of
+ * every key, whether it was last written alone, in a held batch, or changed
+ * in place and saved, and nothing deleted comes back. */
+static void
+test_store_compacts_to_the_latest_values(void **state)
+{
+    char          dir[] = "/tmp/wa-store-XXXXXX", path[256];
+    struct store *st;
+    char          key[32];
+
+    (void) state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/state.jsonl", dir);
+    st = store_open(dir);
+    assert_non_null(st);
+    for (int i = 0; i < 30000; i++) {       /* enough lines to compact several times */
+        snprintf(key, sizeof(key), "m%d", i % 1000);
+        if (i % 3 == 0) {
+            store_put(st, "messages", key, json_pack("{s:i}", "n", i));
+        } else if (i % 3 == 1) {
+            json_t *v = store_get(st, "messages", key);
+
+            if (v != NULL) {
+                json_object_set_new(v, "saved", json_integer(i));
+                store_save(st, "messages", key);
+            }
+        } else {
+            store_hold(st);
+            store_put(st, "held", key, json_pack("{s:i}", "n", i));
+            if (i % 7 == 0)
+                store_del(st, "messages", key);
+            store_release(st);
+        }
+    }
+    assert_true(count_lines(path) < 30000);                  /* it did compact */
+    {
+        json_t *want = json_deep_copy(store_coll(st, "messages"));
+        json_t *want_held = json_deep_copy(store_coll(st, "held"));
+
+        store_close(st);
+        st = store_open(dir);
+        assert_non_null(st);
+        assert_true(json_equal(store_coll(st, "messages"), want));
+        assert_true(json_equal(store_coll(st, "held"), want_held));
+        assert_int_equal(json_object_size(store_coll(st, "held")), 1000);
+        json_decref(want);
+        json_decref(want_held);
+    }
+    store_close(st);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void
 test_store_bad_dir(void **state)
 {
@@ -183,6 +237,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_survives_reopen),
         cmocka_unit_test(test_store_hold_release),
+        cmocka_unit_test(test_store_compacts_to_the_latest_values),
         cmocka_unit_test(test_store_bad_dir),
         cmocka_unit_test(test_netproto),
     };
