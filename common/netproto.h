@@ -47,7 +47,8 @@
  *             (the whole public profile as it is now, replacing the last one; sent
  *             after each change and at every link-up; customers see it)
  *   send      {"id","to","type",<the type's object>,...}  (no rid: answered by
- *             status events; duplicates of a known id are ignored)
+ *             status events; a known id is not delivered again, but answered
+ *             with one status event for where it is now)
  *   read      {"id"}          the business read the inbound message id
  *   event_ack {"eid"}         the client has durably handled event eid
  *             {"eids":[...]}  ... or each of these (one frame for a batch)

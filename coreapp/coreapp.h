@@ -26,6 +26,7 @@ struct coreapp_config {
     char *sandbox_state_dir;    /* where wa-sandbox writes its public key */
     char *sandbox_public_key;   /* or the key itself (Z85); wins over the file */
     long  sandbox_heartbeat_ms; /* link heartbeat; down after 3 silent intervals */
+    long  outbox_memory_max;    /* coreapp/messages_sender.c: held by the gateway at most */
     char *media_dir;
     char *log_level;
     char *webhook_secret;       /* WA_WEBHOOK_SECRET (coreapp/webhooks.h) */

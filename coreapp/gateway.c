@@ -447,6 +447,18 @@ out_hash_grow(struct gateway *gw)
     free(old);
 }
 
+static struct gw_out *
+out_find(struct gateway *gw, const char *id)
+{
+    struct gw_out *o;
+
+    if (gw->out_buckets == 0)
+        return NULL;
+    for (o = gw->out_hash[out_bucket(gw, id)]; o != NULL && strcmp(o->id, id) != 0; o = o->hnext)
+        ;
+    return o;
+}
+
 static void
 out_done(struct gateway *gw, const char *id)
 {
@@ -498,7 +510,9 @@ status_event(struct gateway *gw, json_t *f, json_t *st)
     const char *s = json_string_value(json_object_get(st, "status"));
     const char *id = json_string_value(json_object_get(st, "id"));
 
-    if (s && id && (strcmp(s, "sent") == 0 || strcmp(s, "failed") == 0))
+    /* any status says the network has the message: "sent" usually comes
+     * first, but an answer to a resend carries where the message is now */
+    if (s && id)
         out_done(gw, id);
     event(gw, GATEWAY_EV_STATUS, f, st);
 }
@@ -716,6 +730,8 @@ gateway_send_message(struct gateway *gw, const char *id, const char *to, const j
 
     if (gw->wa_id == NULL)
         return ERR_SERVICE_NOT_READY;
+    if (out_find(gw, id) != NULL)
+        return ERR_OK;                  /* queued already (handed over twice by a rescan) */
     o = xcalloc(1, sizeof(*o));
     o->id = xstrdup(id);
     frame = netproto_new("send");
@@ -795,6 +811,8 @@ gateway_on_link(struct gateway *gw, gateway_link_cb cb, void *arg)
         gw->nwatchers++;
     }
 }
+
+size_t gateway_queued(const struct gateway *gw) { return gw->nouts; }
 
 bool
 gateway_is_connected(const struct gateway *gw)

@@ -12,10 +12,11 @@
  *
  * ---- For the messaging code (stable API; code against this) ----------------
  *
- * Sending. gateway_send_message() queues one outbound message. The gateway
- * keeps it until the network answers for it with a status event ("sent" = the
- * server ack, or "failed"), resending it after every reconnection; the network
- * de-duplicates by message id, so resending is always safe. The queue is in
+ * Sending. gateway_send_message() queues one outbound message (an id queued
+ * already is not queued twice). The gateway keeps it until the network
+ * answers for it with a status event ("sent" = the server ack, or "failed"),
+ * resending it after every reconnection; the network de-duplicates by message
+ * id, so resending is always safe. The queue is in
  * memory: after a coreapp restart, the messaging code re-submits its
  * committed-but-unacknowledged messages (the gateway_on_link() callback with
  * up == true is the moment to do so).
@@ -49,6 +50,7 @@
 #define COREAPP_GATEWAY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <jansson.h>
 #include "common/errors.h"
 
@@ -117,6 +119,8 @@ void gateway_request(struct gateway *gw, const char *type, json_t *body, int tim
                      gateway_reply_cb cb, void *arg);
 
 bool gateway_is_connected(const struct gateway *gw);
+/* Messages queued and not yet answered for by the network (held in memory). */
+size_t gateway_queued(const struct gateway *gw);
 /* Our wa_id, or NULL when not registered (borrowed). */
 const char *gateway_wa_id(const struct gateway *gw);
 

@@ -41,6 +41,7 @@ static const struct cfg_key coreapp_keys[] = {
     CFG_STR("WA_SANDBOX_ENDPOINT", C, sandbox_endpoint, "tcp://127.0.0.1:5590", "ZeroMQ endpoint of the network (wa-sandbox)"),
     CFG_STR("WA_SANDBOX_STATE_DIR", C, sandbox_state_dir, "/var/lib/wa-sandbox", "the network's state dir, where it writes its public key (server.pub)"),
     CFG_STR("WA_SANDBOX_PUBLIC_KEY", C, sandbox_public_key, NULL, "the network's CURVE public key (Z85, 40 chars); else read from WA_SANDBOX_STATE_DIR"),
+    CFG_INT("WA_OUTBOX_MEMORY_MAX", C, outbox_memory_max, "20000", 1, 10000000, "messages handed to the network and held in memory at most; more wait in the database"),
     CFG_INT("WA_SANDBOX_HEARTBEAT_MS", C, sandbox_heartbeat_ms, "1000", 100, 60000, "network link heartbeat; the link is down after 3 silent intervals"),
     CFG_STR("WA_MEDIA_DIR", C, media_dir, "/usr/local/wamedia", "media volume"),
     CFG_STR("WA_LOG_LEVEL", C, log_level, "info", "debug, info, warn or error"),

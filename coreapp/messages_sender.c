@@ -126,10 +126,16 @@ struct messages_sender {
     struct event   *attach_ev;
     struct evbatch  open[EVK__COUNT];
     bool            in_flight[EVK__COUNT];
-    int64_t         resubmit_upto;       /* -1 until known */
-    int64_t         resubmit_cursor;
-    bool            resubmit_started;
-    bool            full_rescan;         /* a submit was refused: rescan everything */
+    /* The outbox scan: hands over the 'accepted' rows with seq in
+     * (scan_cursor, scan_upto], a page at a time, while the gateway has room. */
+    int64_t         scan_upto;           /* -1 until the boundary is known */
+    int64_t         scan_cursor;
+    bool            scan_active;
+    bool            page_in_flight;
+    bool            spilled;             /* commits wait in the table, not the gateway */
+    bool            rescan;              /* the scan must start over from the first row */
+    bool            reads_sent;          /* the pending read receipts, once */
+    size_t          queue_max;           /* messages the gateway holds at most */
     json_t         *recheck;             /* ids to look at once connected */
 };
 
@@ -162,33 +168,72 @@ schedule_flush(struct messages_sender *s)
 
 /* ---- outbound: to the gateway ------------------------------------------------ */
 
+/* Something committed is not in the gateway: read the whole outbox again. */
+static void
+scan_all(struct messages_sender *s)
+{
+    if (!s->scan_active) {
+        s->scan_active = true;
+        s->scan_cursor = 0;
+    }
+    s->scan_upto = INT64_MAX;
+}
+
+/* Hands one committed message to the gateway, unless the gateway already
+ * holds queue_max of them: the network is down or slow, and what the API
+ * accepts meanwhile must not grow the coreapp's memory without end (about
+ * 1.2 KB a message). It waits in the table (it is 'accepted' there) until
+ * the scan reads it back, in order. */
+static bool
+hand_over(struct messages_sender *s, const char *id, const char *to, const json_t *body)
+{
+    if (gateway_queued(s->app->gw) >= s->queue_max) {
+        if (!s->spilled)
+            log_warn(NULL, "outbox_spilled", "queued=%zu: further messages wait in the"
+                     " database until the network takes these", gateway_queued(s->app->gw));
+        s->spilled = true;
+        scan_all(s);
+        return false;
+    }
+    if (gateway_send_message(s->app->gw, id, to, body) != ERR_OK) {
+        log_warn(NULL, "message_not_submitted", "id=%s reason=unregistered", id);
+        s->rescan = true;            /* a scan may have gone past it */
+        scan_all(s);
+    }
+    return true;
+}
+
 void
 messages_sender_submit(struct messages_sender *s, const char *id, const char *to,
                        const json_t *body)
 {
     if (s->app->gw == NULL)
         return;                      /* no network configured: resubmitted at next start */
-    if (gateway_send_message(s->app->gw, id, to, body) != ERR_OK) {
-        log_warn(NULL, "message_not_submitted", "id=%s reason=unregistered", id);
-        s->full_rescan = true;
-    }
+    if (!s->spilled)                 /* else the scan hands it over after older ones */
+        hand_over(s, id, to, body);
 }
 
-static void resubmit_next(struct messages_sender *s);
+static void scan_kick(struct messages_sender *s);
 
-/* Rows of OUTBOX_SQL / RECHECK_SQL: (seq, id, peer, payload). */
+/* Rows of OUTBOX_SQL / RECHECK_SQL: (seq, id, peer, payload). Returns the seq
+ * of the last row handed over (-1: none); *full when the gateway refused one. */
 static int64_t
-submit_rows(struct messages_sender *s, const struct db_result *res)
+submit_rows(struct messages_sender *s, const struct db_result *res, bool *full)
 {
     int64_t last = -1;
 
+    *full = false;
     for (int i = 0; i < db_result_rows(res); i++) {
         json_t *body = json_loads(db_result_get(res, i, 3), 0, NULL);
+        bool    taken = body == NULL ||         /* unreadable: nothing to send */
+                        hand_over(s, db_result_get(res, i, 1), db_result_get(res, i, 2), body);
 
-        last = strtoll(db_result_get(res, i, 0), NULL, 10);
-        if (body != NULL)
-            messages_sender_submit(s, db_result_get(res, i, 1), db_result_get(res, i, 2), body);
         json_decref(body);
+        if (!taken) {
+            *full = true;
+            break;
+        }
+        last = strtoll(db_result_get(res, i, 0), NULL, 10);
     }
     return last;
 }
@@ -197,21 +242,41 @@ static void
 outbox_cb(const struct db_result *res, enum err_code err, void *arg)
 {
     struct messages_sender *s = arg;
+    struct timeval          tv = { RETRY_MS / 1000, (RETRY_MS % 1000) * 1000 };
     int64_t                 last;
+    bool                    full;
     int                     n;
 
+    s->page_in_flight = false;
     if (err != ERR_OK) {
-        s->resubmit_started = false;         /* again at the next link-up */
+        evtimer_add(s->retry_ev, &tv);       /* flush_cb() kicks the scan again */
         return;
     }
     n = db_result_rows(res);
-    last = submit_rows(s, res);
-    if (n > 0)
-        s->resubmit_cursor = last;
+    last = submit_rows(s, res, &full);
+    if (last >= 0)
+        s->scan_cursor = last;
+    if (s->rescan) {
+        s->rescan = false;
+        s->scan_cursor = 0;
+        full = false;
+        n = RESUBMIT_PAGE;                   /* go on from the start */
+    }
     log_info(NULL, "messages_resubmitted", "count=%d upto_seq=%lld", n,
-             (long long) s->resubmit_cursor);
-    if (n == RESUBMIT_PAGE)
-        resubmit_next(s);
+             (long long) s->scan_cursor);
+    if (full)
+        return;                              /* on when the network has taken some */
+    if (n == RESUBMIT_PAGE) {
+        scan_kick(s);
+    } else if (s->spilled) {
+        /* the end; but what was committed while this page was read is in the
+         * table too, and from now on goes straight to the gateway: one more */
+        s->spilled = false;
+        log_info(NULL, "outbox_caught_up", "upto_seq=%lld", (long long) s->scan_cursor);
+        scan_kick(s);
+    } else {
+        s->scan_active = false;
+    }
 }
 
 static void
@@ -256,42 +321,34 @@ pending_reads_cb(const struct db_result *res, enum err_code err, void *arg)
 }
 
 static void
-resubmit_next(struct messages_sender *s)
+scan_kick(struct messages_sender *s)
 {
     char        a[24], b[24];
     const char *p[2] = { a, b };
 
-    snprintf(a, sizeof(a), "%lld", (long long) s->resubmit_cursor);
-    snprintf(b, sizeof(b), "%lld", (long long) s->resubmit_upto);
-    db_query(s->db, OUTBOX_SQL, 2, p, outbox_cb, s);
-}
-
-/* Once per process (or after a refused submit): what was committed before
- * we could hand it to the gateway. */
-static void
-maybe_resubmit(struct messages_sender *s)
-{
-    if (s->app->gw == NULL || !gateway_is_connected(s->app->gw) || s->resubmit_upto < 0)
+    if (!s->scan_active || s->page_in_flight || s->scan_upto < 0 || s->app->gw == NULL ||
+        !gateway_is_connected(s->app->gw) || gateway_queued(s->app->gw) > s->queue_max / 2)
         return;
-    if (s->full_rescan) {
-        s->full_rescan = false;
-        s->resubmit_started = false;
-        s->resubmit_cursor = 0;
-        s->resubmit_upto = INT64_MAX;
+    if (!s->reads_sent) {
+        s->reads_sent = true;
+        db_query(s->db, PENDING_READS_SQL, 0, NULL, pending_reads_cb, s);
     }
-    if (s->resubmit_started)
-        return;
-    s->resubmit_started = true;
-    resubmit_next(s);
-    db_query(s->db, PENDING_READS_SQL, 0, NULL, pending_reads_cb, s);
+    s->page_in_flight = true;
+    snprintf(a, sizeof(a), "%lld", (long long) s->scan_cursor);
+    snprintf(b, sizeof(b), "%lld", (long long) s->scan_upto);
+    db_query(s->db, OUTBOX_SQL, 2, p, outbox_cb, s);
 }
 
 void
 messages_sender_set_resubmit(struct messages_sender *s, int64_t upto)
 {
-    s->resubmit_upto = upto;
-    s->resubmit_cursor = 0;
-    maybe_resubmit(s);
+    if (!s->scan_active) {
+        s->scan_active = true;
+        s->scan_cursor = 0;
+    }
+    if (s->scan_upto < upto)
+        s->scan_upto = upto;
+    scan_kick(s);
 }
 
 struct recheck {
@@ -309,7 +366,9 @@ rechecked_cb(const struct db_result *res, enum err_code err, void *arg)
     } else {
         log_info(NULL, "messages_rechecked", "uncertain=%zu committed=%d",
                  json_array_size(rc->ids), db_result_rows(res));
-        submit_rows(rc->s, res);
+        bool full;
+
+        submit_rows(rc->s, res, &full);      /* refused ones: the scan finds them */
     }
     json_decref(rc->ids);
     free(rc);
@@ -346,7 +405,7 @@ link_cb(struct gateway *gw, bool up, void *arg)
 
     (void) gw;
     if (up)
-        maybe_resubmit(s);
+        scan_kick(s);
 }
 
 /* ---- events from the network ------------------------------------------------ */
@@ -493,6 +552,7 @@ status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
     b->events++;
     add_eid(b, eid);
     schedule_flush(s);
+    scan_kick(s);                        /* the gateway may have room again */
 }
 
 /* Inbound types this client shows (spec/WEBHOOKS.md §3). */
@@ -718,6 +778,7 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
     /* inbound first: a reply's status may follow its message in one batch */
     flush_kind(s, EVK_INBOUND);
     flush_kind(s, EVK_STATUS);
+    scan_kick(s);                        /* after a failed page, from retry_ev */
 }
 
 static void
@@ -750,7 +811,7 @@ attach_cb(evutil_socket_t fd, short what, void *arg)
     gateway_on_event(s->app->gw, GATEWAY_EV_STATUS, status_event_cb, s);
     gateway_on_event(s->app->gw, GATEWAY_EV_INBOUND, inbound_event_cb, s);
     gateway_on_link(s->app->gw, link_cb, s);
-    maybe_resubmit(s);
+    scan_kick(s);
 }
 
 struct messages_sender *
@@ -760,7 +821,8 @@ messages_sender_new(struct coreapp *app)
     char                   *ci = db_conninfo(&app->cfg.db, true);
 
     s->app = app;
-    s->resubmit_upto = -1;
+    s->scan_upto = -1;
+    s->queue_max = (size_t) app->cfg.outbox_memory_max;
     s->recheck = json_array();
     for (int k = 0; k < EVK__COUNT; k++)
         evbatch_init(&s->open[k]);

@@ -3,6 +3,9 @@
  * - hands committed outbound messages to the gateway; after a restart, once
  *   the link first comes up, re-submits every message still 'accepted' in
  *   the table (the network de-duplicates by id, so a resend is harmless);
+ *   the gateway holds at most WA_OUTBOX_MEMORY_MAX of them: beyond that
+ *   (the network down or slow) messages wait in the table, and are read back
+ *   in order as the network takes the held ones;
  * - turns status events (sent, delivered, read, failed with 1013, 470,
  *   2000-series...) into the message's status, its timestamp and, when
  *   wanted, a status callback, all in one statement per batch; the event is

@@ -923,6 +923,31 @@ forget_oldest(struct network *n, const char *coll)
     }
 }
 
+/* A message sent again (the business restarted, or read it back from its
+ * outbox while our answer was on the way): where it is now, so the business
+ * stops holding it. It can't move the message back: a business records a
+ * status only when it moves a message forward. */
+static void
+tell_again(struct network *n, const char *business, const char *id, json_t *msg)
+{
+    const char *status = str_field(msg, "status"), *to = str_field(msg, "to");
+
+    if (status == NULL || to == NULL)
+        return;
+    if (strcmp(status, "failed") == 0) {
+        json_t *st = json_pack("{s:s, s:s, s:s, s:s?, s:O*}", "id", id, "status", status,
+                               "recipient_id", to, "timestamp", str_field(msg, "timestamp"),
+                               "errors", json_object_get(msg, "errors"));
+
+        emit(n, business, "status", json_pack("{s:o*}", "status", st));
+    } else {
+        struct statuses out = { JBUF_INIT, 0 };
+
+        priced_text(&out, id, status, to, msg);
+        tell(n, business, &out);
+    }
+}
+
 static void
 do_send(struct network *n, struct link_session *s, json_t *f)
 {
@@ -936,8 +961,9 @@ do_send(struct network *n, struct link_session *s, json_t *f)
         log_warn(NULL, "bad_send", "business=%s", business);
         return;
     }
-    if (store_get(n->st, "messages", id) != NULL) {
+    if ((msg = store_get(n->st, "messages", id)) != NULL) {
         log_debug(NULL, "duplicate_send", "id=%s", id);
+        tell_again(n, business, id, msg);
         return;
     }
     stat_add(n, "received", 1);
@@ -975,9 +1001,11 @@ do_send(struct network *n, struct link_session *s, json_t *f)
     }
     store_put(n->st, "messages", id, msg);
     if (err != ERR_OK) {
+        json_t *st = status_obj(id, "failed", to, err, why);
+
         stat_add(n, "failed", 1);
-        emit(n, business, "status",
-             json_pack("{s:o}", "status", status_obj(id, "failed", to, err, why)));
+        json_object_set(msg, "errors", json_object_get(st, "errors"));   /* for tell_again() */
+        emit(n, business, "status", json_pack("{s:o}", "status", st));
     } else {
         struct statuses out = { JBUF_INIT, 0 };
         json_int_t      delay = setting_int(n, "delivery_delay_ms");
@@ -1068,6 +1096,7 @@ network_ctl_customer_messages(struct network *n, const char *param, json_t *body
         json_object_del(o, "conv");          /* the network's books, not the customer's */
         json_object_del(o, "at");
         json_object_del(o, "first_eid");
+        json_object_del(o, "errors");
         json_array_append_new(list, o);
     }
     *out = json_pack("{s:o}", "messages", list);

@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from sandbox_client import Sandbox, health, register
+from sandbox_client import Sandbox, health, register, wait_health
 from stack import wait_for
 
 CUSTOMER = "16315553001"
@@ -91,19 +91,26 @@ def test_every_acknowledged_message_arrives_exactly_once(api, stack):
              30, "every acknowledged message recorded as delivered")
 
 
-def test_the_network_forgets_only_what_the_business_has_recorded(api, stack):
-    """The sandbox remembers at most keep_messages messages, but never forgets one
-    whose first status the business has not recorded: after a crash the coreapp sends
-    such a message again, and only a known id is recognised as a duplicate."""
+def _registered_with_a_customer(api, stack, customer):
+    """The sandbox and an admin client, the business registered (if it was not yet), the
+    network delivering at once, and customer's window open. Returns (sandbox, admin)."""
     sb = Sandbox(stack)
     admin = api.as_token(api.admin_token())
     if health(admin) != "connected":
         register(admin, sb)
     sb.patch("/settings", {"delivery_delay_ms": 0, "auto_read": False})
-    customer = "16315553002"
-    sb.customer(customer, "Forgetful")
+    sb.customer(customer, "Customer")
     assert sb.post("/customers/%s/messages" % customer,
                    {"to": "16315550100", "type": "text", "text": {"body": "hi"}}).status_code == 201
+    return sb, admin
+
+
+def test_the_network_forgets_only_what_the_business_has_recorded(api, stack):
+    """The sandbox remembers at most keep_messages messages, but never forgets one
+    whose first status the business has not recorded: after a crash the coreapp sends
+    such a message again, and only a known id is recognised as a duplicate."""
+    customer = "16315553002"
+    sb, admin = _registered_with_a_customer(api, stack, customer)
 
     def send(body):
         r = admin.post("/v1/messages", json={"to": customer, "type": "text",
@@ -148,3 +155,47 @@ def test_the_network_forgets_only_what_the_business_has_recorded(api, stack):
         assert after["delivered"] - before["delivered"] == 3
     finally:
         assert sb.patch("/settings", {"keep_messages": 50000}).status_code == 200
+
+
+def test_a_long_outage_holds_few_messages_in_memory_and_loses_none(api, stack):
+    """WA_OUTBOX_MEMORY_MAX: while the network is down the coreapp holds at most that many
+    messages for it; the rest wait in the database and follow, in order, once it is back."""
+    customer = "16315553003"
+    sb, admin = _registered_with_a_customer(api, stack, customer)
+    stack.stop("coreapp")
+    stack.start("coreapp", env={"WA_OUTBOX_MEMORY_MAX": "5"})
+    try:
+        wait_health(admin, "connected", 20)
+        stack.stop("sandbox")
+        ids = []
+        for i in range(40):
+            r = admin.post("/v1/messages", json={"to": customer, "type": "text",
+                                                 "text": {"body": "queued %d" % i}})
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["messages"][0]["id"])
+        wait_for(lambda: stack.log_contains("coreapp", "event=outbox_spilled"), 5, "spilled")
+        stack.start("sandbox")
+
+        def received():
+            try:
+                r = sb.get("/customers/%s/messages" % customer)
+            except requests.RequestException:
+                return []                       # not listening yet
+            return [x["id"] for x in r.json()["messages"]]
+
+        got = wait_for(lambda: (lambda m: m if len(m) >= 40 else None)(received()), 30,
+                       "all 40 at the customer")
+        assert got == ids                       # each once, in the order they were sent
+        assert stack.log_contains("coreapp", "event=outbox_caught_up")
+        # and sends go straight to the network again
+        r = admin.post("/v1/messages", json={"to": customer, "type": "text",
+                                             "text": {"body": "after"}})
+        assert r.status_code == 201, r.text
+        last = r.json()["messages"][0]["id"]
+        wait_for(lambda: received()[-1:] == [last], 10, "the next message")
+    finally:
+        if not stack.running("sandbox"):
+            stack.start("sandbox")
+        stack.stop("coreapp")
+        stack.start("coreapp")
+        wait_health(admin, "connected", 20)
