@@ -360,14 +360,13 @@ static void
 rechecked_cb(const struct db_result *res, enum err_code err, void *arg)
 {
     struct recheck *rc = arg;
+    bool            full;
 
     if (err != ERR_OK) {
         json_array_extend(rc->s->recheck, rc->ids);       /* at the next connect */
     } else {
         log_info(NULL, "messages_rechecked", "uncertain=%zu committed=%d",
                  json_array_size(rc->ids), db_result_rows(res));
-        bool full;
-
         submit_rows(rc->s, res, &full);      /* refused ones: the scan finds them */
     }
     json_decref(rc->ids);
