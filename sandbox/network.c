@@ -21,7 +21,8 @@
 
 #define WINDOW_MS (24LL * 3600 * 1000)
 /* Messages of each direction the network remembers (setting keep_messages):
- * about 3 KB each in memory, so some 150 MB at most by default. */
+ * about 4 KB each in memory (the message and its last journal line), so some
+ * 200 MB at most by default. */
 #define KEEP_MESSAGES_DEFAULT 50000
 
 /* Collections of the store:

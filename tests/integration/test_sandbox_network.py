@@ -151,8 +151,8 @@ def test_state_survives_restart(admin, sbm, stack):
 def test_keep_messages_bounds_what_the_network_remembers(admin, sbm):
     """(Last in this file: it makes the network forget the earlier tests' messages.)
     The newest keep_messages messages of each direction are kept; the counts in
-    /stats still include the forgotten ones (a reading of memory's cost: about 3 KB a
-    message, so the default of 50,000 holds some 150 MB)."""
+    /stats still include the forgotten ones (memory's cost: about 4 KB a message, so
+    the default of 50,000 holds some 200 MB)."""
     sbm.customer("16315551030", "Kim")
     assert sbm.post("/customers/16315551030/messages",
                     {"to": BIZ, "type": "text", "text": {"body": "hi"}}).status_code == 201
