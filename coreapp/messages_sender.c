@@ -168,15 +168,17 @@ schedule_flush(struct messages_sender *s)
 
 /* ---- outbound: to the gateway ------------------------------------------------ */
 
-/* Something committed is not in the gateway: read the whole outbox again. */
+/* Makes sure a scan covers the outbox up to seq upto (INT64_MAX: all of it,
+ * when something committed is not in the gateway). */
 static void
-scan_all(struct messages_sender *s)
+scan_through(struct messages_sender *s, int64_t upto)
 {
     if (!s->scan_active) {
         s->scan_active = true;
         s->scan_cursor = 0;
     }
-    s->scan_upto = INT64_MAX;
+    if (s->scan_upto < upto)
+        s->scan_upto = upto;
 }
 
 /* Hands one committed message to the gateway, unless the gateway already
@@ -192,13 +194,13 @@ hand_over(struct messages_sender *s, const char *id, const char *to, const json_
             log_warn(NULL, "outbox_spilled", "queued=%zu: further messages wait in the"
                      " database until the network takes these", gateway_queued(s->app->gw));
         s->spilled = true;
-        scan_all(s);
+        scan_through(s, INT64_MAX);
         return false;
     }
     if (gateway_send_message(s->app->gw, id, to, body) != ERR_OK) {
         log_warn(NULL, "message_not_submitted", "id=%s reason=unregistered", id);
         s->rescan = true;            /* a scan may have gone past it */
-        scan_all(s);
+        scan_through(s, INT64_MAX);
     }
     return true;
 }
@@ -256,14 +258,14 @@ outbox_cb(const struct db_result *res, enum err_code err, void *arg)
     last = submit_rows(s, res, &full);
     if (last >= 0)
         s->scan_cursor = last;
-    if (s->rescan) {
-        s->rescan = false;
-        s->scan_cursor = 0;
-        full = false;
-        n = RESUBMIT_PAGE;                   /* go on from the start */
-    }
     log_info(NULL, "messages_resubmitted", "count=%d upto_seq=%lld", n,
              (long long) s->scan_cursor);
+    if (s->rescan) {                         /* go on from the start */
+        s->rescan = false;
+        s->scan_cursor = 0;
+        scan_kick(s);
+        return;
+    }
     if (full)
         return;                              /* on when the network has taken some */
     if (n == RESUBMIT_PAGE) {
@@ -342,12 +344,7 @@ scan_kick(struct messages_sender *s)
 void
 messages_sender_set_resubmit(struct messages_sender *s, int64_t upto)
 {
-    if (!s->scan_active) {
-        s->scan_active = true;
-        s->scan_cursor = 0;
-    }
-    if (s->scan_upto < upto)
-        s->scan_upto = upto;
+    scan_through(s, upto);
     scan_kick(s);
 }
 

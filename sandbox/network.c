@@ -51,7 +51,6 @@ struct network {
     struct event   *commit;       /* ends the turn that turn_begin() opened */
     bool            in_turn;
     unsigned char   secret[32];
-    char            last_eid[24];  /* of the newest event (emit_members()) */
 };
 
 /* ---- turns ---------------------------------------------------------------------- */
@@ -208,7 +207,7 @@ emit_members(struct network *n, const char *business, const char *t, const char 
              size_t len)
 {
     struct jbuf f = JBUF_INIT;
-    char        eid[sizeof(n->last_eid)];
+    char        eid[32];
 
     snprintf(eid, sizeof(eid), "%lld", (long long) next_counter(n, "event"));
     jbuf_adds(&f, "{\"v\":");
@@ -223,7 +222,6 @@ emit_members(struct network *n, const char *business, const char *t, const char 
     }
     jbuf_addc(&f, '}');
     link_send_raw_to(n->sb->link, business, f.p, f.len);
-    memcpy(n->last_eid, eid, sizeof(n->last_eid));
     store_put(n->st, "outbox", eid, json_pack("{s:s, s:s%}", "to", business, "frame", f.p, f.len));
     jbuf_free(&f);
 }
@@ -955,7 +953,7 @@ do_send(struct network *n, struct link_session *s, json_t *f)
     const char   *business = link_session_wa_id(s);
     const char   *id = str_field(f, "id"), *to = str_field(f, "to"), *type = str_field(f, "type");
     enum err_code err = ERR_OK;
-    char          why[256] = "", *rendered = NULL, *ts;
+    char          why[256] = "", *rendered = NULL, *ts, first[32];
     json_t       *msg;
 
     if (id == NULL || to == NULL || type == NULL) {
@@ -1021,7 +1019,10 @@ do_send(struct network *n, struct link_session *s, json_t *f)
                       json_pack("{s:I}", "due", (json_int_t) (clock_wall_ms() + delay)));
         tell(n, business, &out);
     }
-    json_object_set_new(msg, "first_eid", json_string(n->last_eid));
+    /* the event just emitted for it: the counter's value (emit_members()) */
+    snprintf(first, sizeof(first), "%lld",
+             (long long) json_integer_value(json_object_get(meta(n, "counters"), "event")));
+    json_object_set_new(msg, "first_eid", json_string(first));
     store_save(n->st, "messages", id);
     forget_oldest(n, "messages");
     free(rendered);

@@ -174,6 +174,16 @@ def _health_within(stack, seconds):
         return None
 
 
+def _close_and_restart_webapp(stack, idle):
+    """Closes the idle connections and restarts the webapp as the other tests expect it
+    (default cap, default descriptor limit)."""
+    for s in idle:
+        s.close()
+    stack.stop("webapp")
+    stack.start("webapp")
+    wait_for(lambda: _health_within(stack, 2) == 200, 20, "webapp restarted")
+
+
 def test_connection_cap_makes_clients_wait_instead_of_failing(api, stack):
     """WA_WEB_MAX_CONNECTIONS: at the cap the webapp stops accepting (clients wait in the
     backlog, nothing spins) and takes the next one as soon as a connection closes."""
@@ -192,11 +202,7 @@ def test_connection_cap_makes_clients_wait_instead_of_failing(api, stack):
         assert _health_within(stack, 5) == 200               # the freed slot is taken
         assert stack.log_contains("webapp", "event=accepting_again")
     finally:
-        for s in idle:
-            s.close()
-        stack.stop("webapp")
-        stack.start("webapp")
-        wait_for(lambda: _health_within(stack, 2) == 200, 20, "webapp back with the default cap")
+        _close_and_restart_webapp(stack, idle)
 
 
 def test_out_of_descriptors_pauses_accepting_without_spinning(api, stack):
@@ -219,8 +225,4 @@ def test_out_of_descriptors_pauses_accepting_without_spinning(api, stack):
         assert _health_within(stack, 5) == 200               # descriptors back: served again
         assert stack.running("webapp")
     finally:
-        for s in idle:
-            s.close()
-        stack.stop("webapp")
-        stack.start("webapp")
-        wait_for(lambda: _health_within(stack, 2) == 200, 20, "webapp restarted")
+        _close_and_restart_webapp(stack, idle)
