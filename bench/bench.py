@@ -180,12 +180,16 @@ def psql(st, sql):
 def statements(st, n):
     """BENCH_PGSS=1: where PostgreSQL's time went, per accepted message (a diagnostic)."""
     psql(st, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    out = psql(st, "SELECT round((total_exec_time * 1000 / %d)::numeric, 1), calls, rows, round(max_exec_time::numeric, 2),"
+    out = psql(st, "SELECT round((total_exec_time * 1000 / %d)::numeric, 1), round((total_plan_time * 1000 / %d)::numeric, 1),"
+                   " calls, rows, round(max_exec_time::numeric, 2),"
                    " left(regexp_replace(query, '\\s+', ' ', 'g'), 90)"
-                   " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12" % n)
-    print("  PostgreSQL statements (us of execution per message | calls | rows | slowest call ms | query):")
+                   " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12" % (n, n))
+    print("  PostgreSQL statements (us of execution per message | of planning | calls | rows | slowest call ms | query):")
     for line in out.splitlines():
         print("    " + line)
+    out = psql(st, "SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+                   " WHERE relname = 'messages'")
+    print("  messages rows inserted | updated | of them HOT: " + out.strip().replace("|", " | "))
 
 
 STACK = None
@@ -196,7 +200,8 @@ def main():
     global STACK
     env = {"WA_LOG_LEVEL": "warn", "WA_COREAPP_TIMEOUT_MS": "10000"}
     if PGSS:    # read by scripts/pg.sh
-        os.environ["WA_PG_EXTRA_CONF"] = "shared_preload_libraries = 'pg_stat_statements'"
+        os.environ["WA_PG_EXTRA_CONF"] = ("shared_preload_libraries = 'pg_stat_statements'\n"
+                                          "pg_stat_statements.track_planning = on")
     st = STACK = Stack(extra_env=env)
     try:
         st.start_all()
