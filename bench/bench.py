@@ -190,6 +190,9 @@ def statements(st, n):
     out = psql(st, "SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
                    " WHERE relname = 'messages'")
     print("  messages rows inserted | updated | of them HOT: " + out.strip().replace("|", " | "))
+    out = psql(st, "SELECT round(wal_bytes / %d), round(wal_records::numeric / %d, 1), wal_fpi"
+                   " FROM pg_stat_wal" % (n, n))
+    print("  WAL bytes | records per message, full-page images: " + out.strip().replace("|", " | "))
 
 
 STACK = None
