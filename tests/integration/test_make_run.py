@@ -30,10 +30,24 @@ def start(clone, env):
     return p, out
 
 
-def stop(p, sig):
+def stop(p, sig, clone):
+    """Waits as long as run.sh's own bounds allow (10 s per daemon, then
+    pg_ctl's 60 s); on a timeout, says what was still running and logged."""
     os.killpg(p.pid, sig)      # like Ctrl-C in a terminal: the whole foreground group
     try:
-        p.wait(60)
+        p.wait(120)
+    except subprocess.TimeoutExpired:
+        left = subprocess.run(["pgrep", "-af", clone], capture_output=True, text=True).stdout
+        said = os.read(p.stdout.fileno(), 65536).decode(errors="replace") \
+            if select.select([p.stdout], [], [], 0)[0] else ""
+        logs = ""
+        for log in ("webapp", "coreapp", "sandbox", "../pg/log/postgresql"):
+            path = os.path.join(clone, "var", "log", log + ".log")
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    logs += "--- %s\n%s" % (log, "".join(f.readlines()[-15:]))
+        raise AssertionError("make run did not stop in 120 s\nstill running:\n%s\n"
+                             "it said:\n%s\n%s" % (left, said, logs))
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
@@ -73,7 +87,7 @@ def run_twice(clone):
         for name in ("webapp", "coreapp", "sandbox"):
             assert os.path.exists(os.path.join(clone, "var", "log", name + ".log"))
     finally:
-        stop(p, signal.SIGTERM)
+        stop(p, signal.SIGTERM, clone)
     assert not re.search(r"wa-\w+ ignored SIGTERM", out)
     # everything is gone: no process of this clone, PostgreSQL stopped
     left = subprocess.run(["pgrep", "-f", clone], capture_output=True, text=True).stdout.split()
@@ -86,5 +100,5 @@ def run_twice(clone):
                           verify=False, timeout=10)
         assert r.status_code == 200, r.text
     finally:
-        stop(p, signal.SIGINT)
+        stop(p, signal.SIGINT, clone)
     assert subprocess.run(["pgrep", "-f", clone], capture_output=True).stdout == b""
