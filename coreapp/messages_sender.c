@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/jsonbuf.h"
 #include "common/log.h"
@@ -132,7 +133,7 @@ struct messages_sender {
     struct event   *flush_ev;
     struct event   *retry_ev;
     struct event   *pace_ev;             /* the next status statement is due */
-    struct timespec status_started;      /* when the last one was sent */
+    int64_t         status_started_us;   /* when the last one was sent */
     struct event   *attach_ev;
     struct evbatch  open[EVK__COUNT];
     bool            in_flight[EVK__COUNT];
@@ -748,30 +749,22 @@ events_done_cb(const struct db_result *res, enum err_code err, void *arg)
         schedule_flush(s);
 }
 
-static long
-ms_since(const struct timespec *then)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long) (now.tv_sec - then->tv_sec) * 1000 + (now.tv_nsec - then->tv_nsec) / 1000000;
-}
-
 /* Whether a status statement may start now (STATUS_PACE_MS); if not, the
  * pace timer brings flush_cb() back when it may. */
 static bool
 status_due(struct messages_sender *s)
 {
-    long           waited = ms_since(&s->status_started);
+    int64_t        now = clock_mono_us(), waited_us = now - s->status_started_us;
     struct timeval tv;
 
-    if (waited >= STATUS_PACE_MS || json_array_size(s->open[EVK_STATUS].eids) >= STATUS_BATCH_FULL) {
-        clock_gettime(CLOCK_MONOTONIC, &s->status_started);
+    if (waited_us >= STATUS_PACE_MS * 1000 ||
+        json_array_size(s->open[EVK_STATUS].eids) >= STATUS_BATCH_FULL) {
+        s->status_started_us = now;
         return true;
     }
     if (!evtimer_pending(s->pace_ev, NULL)) {
         tv.tv_sec = 0;
-        tv.tv_usec = (STATUS_PACE_MS - waited) * 1000;
+        tv.tv_usec = (suseconds_t) (STATUS_PACE_MS * 1000 - waited_us);
         evtimer_add(s->pace_ev, &tv);
     }
     return false;
