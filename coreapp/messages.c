@@ -30,8 +30,8 @@
 #include "coreapp/messages.h"
 #include "coreapp/messages_sender.h"
 
-#define MSG_ID_RAW      20          /* bytes: 3 fixed ("gBEG") + 17 random */
-#define MSG_ID_LEN      27          /* base64 of 20 bytes, unpadded */
+#define MSG_ID_LEN      27          /* "gBEG", 8 of time, 15 random (new_id()) */
+#define MSG_ID_RANDOM   12          /* random bytes per id: 15 characters used */
 #define BATCH_MAX_MSGS  4096
 
 static const char INSERT_SQL[] =
@@ -85,37 +85,48 @@ struct messages {
 
 /* ---- ids ----------------------------------------------------------------- */
 
-/* "gBEG" + 23 characters: the base64url form of 0x80 0x11 0x06 and 17 bytes
- * from the kernel's CSPRNG. URL-safe so that the id can go in a path. */
+/* "gBEG" + 23 characters from the base64url alphabet, like the ids of the
+ * documented client, made of two parts:
+ * - 8 characters: the creation time in ms (48 bits), most significant first,
+ *   in the alphabet's ASCII order. Ids made later sort later (COLLATE "C"), so
+ *   the primary key grows at its right edge (PostgreSQL's rightmost-leaf fast
+ *   path) and a status looks up a page still in cache, instead of random
+ *   places across the whole index.
+ * - 15 characters: 90 bits from the kernel's CSPRNG, so ids stay unguessable
+ *   and unique however many are made in one millisecond. */
 static void
 new_id(struct messages *m, char out[MSG_ID_LEN + 1])
 {
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char raw[MSG_ID_RAW + 1] = { 0x80, 0x11, 0x06 };
-    size_t        i, o = 0;
+    static const char sorted64[] =
+        "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+    uint64_t             ms = (uint64_t) clock_wall_ms();
+    const unsigned char *r;
+    size_t               o = 0;
 
-    if (m->pool_left < MSG_ID_RAW - 3) {
+    if (m->pool_left < MSG_ID_RANDOM) {
         size_t got = 0;
         while (got < sizeof(m->pool)) {
-            ssize_t r = getrandom(m->pool + got, sizeof(m->pool) - got, 0);
-            if (r < 0 && errno != EINTR)
+            ssize_t n = getrandom(m->pool + got, sizeof(m->pool) - got, 0);
+            if (n < 0 && errno != EINTR)
                 abort();                   /* no randomness: ids would be guessable */
-            if (r > 0)
-                got += (size_t) r;
+            if (n > 0)
+                got += (size_t) n;
         }
         m->pool_left = sizeof(m->pool);
     }
-    memcpy(raw + 3, m->pool + sizeof(m->pool) - m->pool_left, MSG_ID_RAW - 3);
-    m->pool_left -= MSG_ID_RAW - 3;
-    for (i = 0; i < MSG_ID_RAW; i += 3) {
-        unsigned v = (unsigned) raw[i] << 16 | (unsigned) raw[i + 1] << 8 |
-                     (i + 2 < MSG_ID_RAW ? raw[i + 2] : 0);
-        out[o++] = b64[v >> 18 & 63];
-        out[o++] = b64[v >> 12 & 63];
-        out[o++] = b64[v >> 6 & 63];
-        if (i + 2 < MSG_ID_RAW)
-            out[o++] = b64[v & 63];
+    r = m->pool + sizeof(m->pool) - m->pool_left;
+    m->pool_left -= MSG_ID_RANDOM;
+    memcpy(out, "gBEG", 4);
+    o = 4;
+    for (int shift = 42; shift >= 0; shift -= 6)
+        out[o++] = sorted64[ms >> shift & 63];
+    for (size_t i = 0; i < MSG_ID_RANDOM; i += 3) {          /* 3 bytes: 4 characters */
+        unsigned v = (unsigned) r[i] << 16 | (unsigned) r[i + 1] << 8 | r[i + 2];
+        out[o++] = sorted64[v >> 18 & 63];
+        out[o++] = sorted64[v >> 12 & 63];
+        out[o++] = sorted64[v >> 6 & 63];
+        if (o < MSG_ID_LEN)
+            out[o++] = sorted64[v & 63];
     }
     out[o] = '\0';
 }
