@@ -13,7 +13,8 @@ struct event_base;
 struct link;
 struct link_session;
 
-/* One decoded frame from session s (borrowed, valid during the call). */
+/* One decoded frame from session s. Borrowed, but the callback may keep it
+ * (json_incref) and change it: the link does not look at it again. */
 typedef void (*link_frame_cb)(struct link_session *s, json_t *frame, void *arg);
 
 /* Binds endpoint with the key pair kept in state_dir (made on first start;

@@ -986,7 +986,7 @@ do_send(struct network *n, struct link_session *s, json_t *f)
                  " passed since the customer last replied to this number.");   /* §5's words */
     }
     ts = timestamp_s();
-    msg = json_deep_copy(f);
+    msg = json_incref(f);                    /* the frame becomes the message (link.h) */
     json_object_del(msg, "v");
     json_object_del(msg, "t");
     json_object_set_new(msg, "from", json_string(business));
