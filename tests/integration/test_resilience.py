@@ -1,5 +1,6 @@
 """Processes and the database going away and coming back (issue 2)."""
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -226,3 +227,28 @@ def test_out_of_descriptors_pauses_accepting_without_spinning(api, stack):
         assert stack.running("webapp")
     finally:
         _close_and_restart_webapp(stack, idle)
+
+
+def test_sandbox_control_out_of_descriptors_pauses_without_spinning(api, stack):
+    """The sandbox's control API: accept() failing with EMFILE pauses accepting for a
+    moment instead of spinning on the still-readable listening socket, and the control
+    API answers again once descriptors are back."""
+    pid = stack.procs["sandbox"].pid
+    host, port = stack.sandbox_control.rsplit(":", 1)
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (100, hard))
+    idle = []
+    try:
+        idle = [socket.create_connection((host, int(port)), timeout=5) for _ in range(150)]
+        wait_for(lambda: stack.log_contains("sandbox", "event=control_accept_failed"), 5,
+                 "EMFILE")
+        cpu, size = _cpu_seconds(pid), os.path.getsize(stack.log_path("sandbox"))
+        time.sleep(2)
+        assert _cpu_seconds(pid) - cpu < 0.5
+        assert os.path.getsize(stack.log_path("sandbox")) - size < 2000
+    finally:
+        for s in idle:
+            s.close()
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    assert requests.get(stack.sandbox_url("/health"), timeout=5).status_code == 200
+    assert stack.running("sandbox")
