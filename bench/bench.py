@@ -161,6 +161,12 @@ def report(title, res, count_all=False):
              res["errors"]))
     print("  latency: p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms"
           % (res["p50_us"] / 1e3, res["p99_us"] / 1e3, res["p999_us"] / 1e3))
+    if "mean_us" in res:
+        # With every connection always busy the mean is connections / rate
+        # (Little's law); the p99 target is then a bound on the spread.
+        print("  spread: mean %.2f ms  sd %.2f ms (sd/mean %.2f)  p10 %.2f ms  p90 %.2f ms"
+              % (res["mean_us"] / 1e3, res["sd_us"] / 1e3, res["sd_us"] / max(res["mean_us"], 1),
+                 res["p10_us"] / 1e3, res["p90_us"] / 1e3))
     return ok / secs
 
 
