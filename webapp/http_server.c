@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <string.h>
 #include <time.h>
+#include "common/clock.h"
 #include "common/envelope.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -110,14 +111,6 @@ conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void 
     conn_count_release(c);
 }
 
-int64_t
-http_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static struct bufferevent *
 bev_cb(struct event_base *base, void *arg)
@@ -155,7 +148,7 @@ accept_error_cb(struct evconnlistener *listener, void *arg)
     struct http_server *srv = servers_list;
     struct timeval      tv = { 0, ACCEPT_REST_MS * 1000 };
     int                 err = EVUTIL_SOCKET_ERROR();
-    int64_t             now = http_now_us();
+    int64_t             now = clock_mono_us();
 
     while (srv != NULL && (void *) srv->http != arg)
         srv = srv->next;
@@ -229,7 +222,7 @@ request_cb(struct evhttp_request *ev, void *arg)
     srv->inflight++;
     req->ev = ev;
     req->srv = srv;
-    req->start_us = http_now_us();
+    req->start_us = clock_mono_us();
     next_rid(req->rid);
     req->method = method_of(evhttp_request_get_command(ev), &req->method_name);
     req->path = evhttp_uridecode(raw_path && raw_path[0] ? raw_path : "/", 0, &plen);
@@ -298,7 +291,7 @@ send_and_free(struct http_req *req, int status, const char *ctype, const void *d
     struct evkeyvalq   *out = evhttp_request_get_output_headers(req->ev);
     struct evbuffer    *buf = evbuffer_new();
     struct evhttp_connection *evcon = evhttp_request_get_connection(req->ev);
-    int64_t             dur = http_now_us() - req->start_us;
+    int64_t             dur = clock_mono_us() - req->start_us;
 
     evhttp_add_header(out, "Content-Type", ctype);
     evhttp_add_header(out, "X-Request-Id", req->rid);

@@ -81,6 +81,4 @@ char *http_query_get(const struct http_req *req, const char *name);
 typedef void (*http_observe_fn)(const char *metric_name, int status, int64_t dur_us, void *arg);
 void http_server_set_observer(struct http_server *srv, http_observe_fn fn, void *arg);
 
-int64_t http_now_us(void);
-
 #endif /* WEBAPP_HTTP_SERVER_H */
