@@ -148,6 +148,29 @@ def test_every_type_is_accepted_with_an_id(user, stack, body, expected):
     assert stored == dict(body, type=type_)
 
 
+def test_ids_sort_in_the_order_they_were_made(user, stack):
+    """Ids begin with their creation time (docs/compat-messages.md): ids made later sort
+    later byte by byte (the database's primary key, COLLATE "C", grows at one end), and the
+    random rest keeps ids made in the same millisecond apart."""
+    later = []
+    for _ in range(5):
+        later.append(send_ok(user, text(CUSTOMER)))
+        time.sleep(0.002)
+    assert later == sorted(later) and len(set(later)) == 5, later
+    assert stack.psql("SELECT string_agg(id, ',' ORDER BY id) FROM messages WHERE id IN (%s)"
+                      % ",".join("'%s'" % i for i in later)) == ",".join(later)
+    sessions = threading.local()
+
+    def one(_):                 # a session per thread, as requests' sessions are not shared
+        if not hasattr(sessions, "api"):
+            sessions.api = user.as_token(user.session.headers["Authorization"][7:])
+        return send_ok(sessions.api, text(CUSTOMER))
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:       # same millisecond: unique
+        burst = list(pool.map(one, range(40)))
+    assert len(set(burst)) == 40 and min(burst) > max(later)
+
+
 @pytest.mark.parametrize("body,expected", cases("bad_"))
 def test_every_rule_is_refused_with_its_code(user, stack, body, expected):
     code, field = int(expected[0]), expected[1]
