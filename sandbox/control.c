@@ -3,35 +3,23 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "common/clock.h"
+#include "common/accept_rest.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "sandbox/control.h"
 #include "sandbox/network.h"
 
 #define MAX_BODY (4 * 1024 * 1024)
-/* accept() failed for want of descriptors or memory (EMFILE, ENFILE...): the
- * connection stays in the backlog, so the listening socket stays readable and
- * the loop would spin on it. Accepting pauses this long instead. */
-#define ACCEPT_REST_MS 100
 
 struct control {
-    struct evhttp         *http;
-    struct network        *net;
-    struct evconnlistener *listener;
-    struct event          *rest;           /* ends a pause after an accept() error */
-    int64_t                rest_logged_us;
-    struct control        *next;           /* controls */
+    struct evhttp      *http;
+    struct network     *net;
+    struct accept_rest *rest;      /* no spinning when out of descriptors */
 };
-
-/* libevent calls a listener's error callback with the evhttp as its argument,
- * so accept_error_cb() finds its control here (one per process, in practice). */
-static struct control *controls;
 
 /* A pattern is a path whose "*" segment is the parameter. */
 static const struct route {
@@ -151,45 +139,14 @@ done:
         evhttp_uri_free(u);
 }
 
-static void
-accept_error_cb(struct evconnlistener *listener, void *arg)
-{
-    struct control *c = controls;
-    struct timeval  tv = { 0, ACCEPT_REST_MS * 1000 };
-    int             err = EVUTIL_SOCKET_ERROR();
-    int64_t         now = clock_mono_us();
-
-    while (c != NULL && (void *) c->http != arg)
-        c = c->next;
-    evconnlistener_disable(listener);
-    if (c == NULL)
-        return;                             /* not ours: never re-enabled */
-    evtimer_add(c->rest, &tv);
-    if (now - c->rest_logged_us >= 10 * 1000000) {         /* once per 10 s */
-        c->rest_logged_us = now;
-        log_warn(NULL, "control_accept_failed", "reason=\"%s\" pause_ms=%d",
-                 evutil_socket_error_to_string(err), ACCEPT_REST_MS);
-    }
-}
-
-static void
-rest_over_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct control *c = arg;
-
-    (void) fd;
-    (void) what;
-    evconnlistener_enable(c->listener);
-}
-
 struct control *
 control_new(struct event_base *base, const char *hostport, struct network *n)
 {
+    struct control             *c = xcalloc(1, sizeof(*c));
+    const char                 *colon = strrchr(hostport, ':');
+    char                       *host;
+    long                        port = colon ? strtol(colon + 1, NULL, 10) : 0;
     struct evhttp_bound_socket *sock;
-    struct control *c = xcalloc(1, sizeof(*c));
-    const char     *colon = strrchr(hostport, ':');
-    char           *host;
-    long            port = colon ? strtol(colon + 1, NULL, 10) : 0;
 
     if (colon == NULL || port <= 0 || port > 65535) {
         log_error(NULL, "control_bad_address", "address=%s", hostport);
@@ -203,8 +160,6 @@ control_new(struct event_base *base, const char *hostport, struct network *n)
     evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PATCH |
                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
     evhttp_set_gencb(c->http, request_cb, c);
-    c->next = controls;
-    controls = c;
     sock = evhttp_bind_socket_with_handle(c->http, host, (unsigned short) port);
     if (sock == NULL) {
         log_error(NULL, "control_bind_failed", "address=%s", hostport);
@@ -212,9 +167,8 @@ control_new(struct event_base *base, const char *hostport, struct network *n)
         control_free(c);
         return NULL;
     }
-    c->listener = evhttp_bound_socket_get_listener(sock);
-    c->rest = evtimer_new(base, rest_over_cb, c);
-    evconnlistener_set_error_cb(c->listener, accept_error_cb);
+    c->rest = accept_rest_new(base, evhttp_bound_socket_get_listener(sock),
+                              "control_accept_failed", NULL, NULL);
     log_info(NULL, "control_listening", "address=%s", hostport);
     free(host);
     return c;
@@ -223,16 +177,9 @@ control_new(struct event_base *base, const char *hostport, struct network *n)
 void
 control_free(struct control *c)
 {
-    struct control **pp = &controls;
-
     if (c == NULL)
         return;
-    while (*pp != NULL && *pp != c)
-        pp = &(*pp)->next;
-    if (*pp != NULL)
-        *pp = c->next;
-    if (c->rest)
-        event_free(c->rest);
+    accept_rest_free(c->rest);            /* before evhttp_free() frees the listener */
     if (c->http)
         evhttp_free(c->http);
     free(c);

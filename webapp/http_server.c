@@ -16,7 +16,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <string.h>
-#include <time.h>
+#include "common/accept_rest.h"
 #include "common/clock.h"
 #include "common/envelope.h"
 #include "common/log.h"
@@ -35,14 +35,7 @@ struct http_server {
     void                    *observe_arg;
     unsigned                 inflight;
     struct conn_count       *conns;
-    struct event            *rest;         /* ends a pause after an accept() error */
-    int64_t                  rest_logged_us;
-    struct http_server      *next;         /* servers_list */
 };
-
-/* libevent calls a listener's error callback with the evhttp as its argument,
- * so accept_error_cb() finds its server here (one per process, in practice). */
-static struct http_server *servers_list;
 
 /* Open connections are counted through their SSL objects: evhttp frees a
  * connection's bufferevent, and with it the SSL, however the connection ends,
@@ -53,12 +46,12 @@ struct conn_count {
     struct http_conn_stats stats;
     unsigned               refs;        /* the server's, plus one per open SSL */
     /* Admission: at max_open connections the listener is paused (new ones wait
-     * in the kernel's backlog) until one closes. listener is NULL once the
-     * server stops listening. */
+     * in the kernel's backlog) until one closes. listener and rest are NULL
+     * once the server stops listening. */
     unsigned               max_open;
     struct evconnlistener *listener;
+    struct accept_rest    *rest;        /* paused after an accept() error */
     bool                   full;        /* paused for max_open */
-    bool                   resting;     /* paused after an accept() error */
 };
 
 static int conn_ex_index = -1;
@@ -104,13 +97,21 @@ conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void 
     c->stats.open--;
     if (c->full && c->stats.open < c->max_open) {
         c->full = false;
-        if (c->listener != NULL && !c->resting)
+        if (c->listener != NULL && !accept_rest_resting(c->rest))
             evconnlistener_enable(c->listener);
         log_info(NULL, "accepting_again", "open=%u", c->stats.open);
     }
     conn_count_release(c);
 }
 
+/* After an accept() error's pause: not while at max_open. */
+static bool
+may_resume(void *arg)
+{
+    struct conn_count *c = arg;
+
+    return c->listener != NULL && !c->full;
+}
 
 static struct bufferevent *
 bev_cb(struct event_base *base, void *arg)
@@ -135,45 +136,6 @@ bev_cb(struct event_base *base, void *arg)
     }
     return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                           BEV_OPT_CLOSE_ON_FREE);
-}
-
-/* accept() failed for want of descriptors or memory (EMFILE, ENFILE,
- * ENOBUFS...). The connection stays in the backlog, so the listening socket
- * stays readable: without a pause the loop would spin on it. */
-#define ACCEPT_REST_MS 100
-
-static void
-accept_error_cb(struct evconnlistener *listener, void *arg)
-{
-    struct http_server *srv = servers_list;
-    struct timeval      tv = { 0, ACCEPT_REST_MS * 1000 };
-    int                 err = EVUTIL_SOCKET_ERROR();
-    int64_t             now = clock_mono_us();
-
-    while (srv != NULL && (void *) srv->http != arg)
-        srv = srv->next;
-    evconnlistener_disable(listener);
-    if (srv == NULL)
-        return;                             /* not ours: never re-enabled */
-    srv->conns->resting = true;
-    evtimer_add(srv->rest, &tv);
-    if (now - srv->rest_logged_us >= 10 * 1000000) {       /* once per 10 s */
-        srv->rest_logged_us = now;
-        log_warn(NULL, "accept_failed", "reason=\"%s\" open=%u pause_ms=%d",
-                 evutil_socket_error_to_string(err), srv->conns->stats.open, ACCEPT_REST_MS);
-    }
-}
-
-static void
-rest_over_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct http_server *srv = arg;
-
-    (void) fd;
-    (void) what;
-    srv->conns->resting = false;
-    if (srv->conns->listener != NULL && !srv->conns->full)
-        evconnlistener_enable(srv->conns->listener);
 }
 
 static enum http_method
@@ -433,10 +395,8 @@ http_server_new(struct event_base *base, const char *host, int port, struct tls 
                sizeof(one));
     srv->conns->max_open = admissible(max_connections);
     srv->conns->listener = evhttp_bound_socket_get_listener(srv->sock);
-    srv->rest = evtimer_new(base, rest_over_cb, srv);
-    srv->next = servers_list;
-    servers_list = srv;
-    evconnlistener_set_error_cb(srv->conns->listener, accept_error_cb);
+    srv->conns->rest = accept_rest_new(base, srv->conns->listener, "accept_failed", may_resume,
+                                       srv->conns);
     log_info(NULL, "listening", "url=https://%s:%d", host, port);
     return srv;
 }
@@ -445,6 +405,8 @@ void
 http_server_stop_listening(struct http_server *srv)
 {
     if (srv->sock != NULL) {
+        accept_rest_free(srv->conns->rest);
+        srv->conns->rest = NULL;
         srv->conns->listener = NULL;
         evhttp_del_accept_socket(srv->http, srv->sock);
         srv->sock = NULL;
@@ -471,14 +433,9 @@ http_server_free(struct http_server *srv)
 {
     if (srv == NULL)
         return;
-    for (struct http_server **p = &servers_list; *p != NULL; p = &(*p)->next)
-        if (*p == srv) {
-            *p = srv->next;
-            break;
-        }
+    accept_rest_free(srv->conns->rest);
+    srv->conns->rest = NULL;
     srv->conns->listener = NULL;      /* the SSLs may outlive it (conn_count) */
-    if (srv->rest)
-        event_free(srv->rest);
     if (srv->http)
         evhttp_free(srv->http);
     conn_count_release(srv->conns);
