@@ -2,6 +2,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
@@ -227,22 +228,32 @@ reason_of(int status)
     }
 }
 
-/* evhttp queues a reply's head and body as two pieces, and the TLS
- * bufferevent writes each piece as its own record and system call: on
- * loopback each write also runs the receiver's TCP input. One contiguous
- * piece halves that for the usual small reply. */
+/* Two things evhttp leaves undone for a reply, done here:
+ * - It queues the head and the body as two pieces, and the TLS bufferevent
+ *   writes each as its own record and system call (on loopback each write
+ *   also runs the receiver's TCP input). One contiguous piece halves that for
+ *   the usual small reply.
+ * - The TLS bufferevent writes only when the loop finds the socket writable,
+ *   a turn later: an epoll_ctl() to watch for writability, one to stop, and
+ *   a turn of the loop, per reply. Activating its write event runs that
+ *   write in this turn instead, and the watch it added and removed in the
+ *   same turn never reaches the kernel (the event base merges a turn's
+ *   changes). The event is the bufferevent's own (bufferevent_struct.h): the
+ *   public API has no "write now" for a TLS bufferevent. */
 #define JOIN_REPLY_MAX 16384
 
 static void
-join_reply(struct evhttp_connection *evcon)
+flush_reply(struct evhttp_connection *evcon)
 {
-    struct evbuffer *out;
+    struct bufferevent *bev;
 
-    if (evcon == NULL)
+    if (evcon == NULL || (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
         return;
-    out = bufferevent_get_output(evhttp_connection_get_bufferevent(evcon));
-    if (evbuffer_get_length(out) <= JOIN_REPLY_MAX)
-        evbuffer_pullup(out, -1);
+    if (evbuffer_get_length(bufferevent_get_output(bev)) > JOIN_REPLY_MAX)
+        return;                       /* a large body: written as it drains */
+    evbuffer_pullup(bufferevent_get_output(bev), -1);
+    if (event_pending(&bev->ev_write, EV_WRITE, NULL))
+        event_active(&bev->ev_write, EV_WRITE, 1);
 }
 
 static void
@@ -261,7 +272,7 @@ send_and_free(struct http_req *req, int status, const char *ctype, const void *d
         evbuffer_add(buf, data, len);
     evhttp_send_reply(req->ev, status, reason_of(status), buf);
     evbuffer_free(buf);
-    join_reply(evcon);
+    flush_reply(evcon);
     log_event(status >= 500 ? LOG_WARN : LOG_DEBUG, req->rid, "http_request",
               "method=%s path=%s status=%d dur_us=%lld user=%s peer=%s", req->method_name,
               req->metric_name ? req->metric_name : "-", status, (long long) dur,
