@@ -56,6 +56,7 @@ static const char MARK_READ_SQL[] =
 struct outmsg {
     struct outmsg    *next;
     struct core_req  *req;           /* owned until replied */
+    json_t           *body;          /* the request's, kept past the reply */
     struct msg_valid  v;
     char              id[MSG_ID_LEN + 1];
 };
@@ -141,12 +142,16 @@ batch_free(struct batch *b)
     while (b->head != NULL) {
         struct outmsg *o = b->head;
         b->head = o->next;
+        json_decref(o->body);
         free(o);
     }
     free(b);
 }
 
-/* The batch's commit is done (or failed): answer every request in it. */
+/* The batch's commit is done (or failed): answer every request in it, then
+ * hand the stored messages to the network. The replies go out in one run:
+ * the webapp's socket takes them in one wake-up of ZeroMQ's I/O thread, and
+ * none waits behind the encoding of the network's send frames. */
 static void
 inserted_cb(const struct db_result *res, enum err_code err, void *arg)
 {
@@ -164,7 +169,7 @@ inserted_cb(const struct db_result *res, enum err_code err, void *arg)
     for (struct outmsg *o = b->head; o != NULL; o = o->next) {
         if (err == ERR_OK) {
             m->counts.accepted++;
-            messages_sender_submit(m->sender, o->id, o->v.to, o->req->w.body);
+            o->body = json_incref(o->req->w.body);
             core_reply(o->req, 201, json_pack("{s:[{s:s}]}", "messages", "id", o->id));
         } else {
             m->counts.db_failed++;
@@ -176,6 +181,8 @@ inserted_cb(const struct db_result *res, enum err_code err, void *arg)
         }
         o->req = NULL;
     }
+    for (struct outmsg *o = b->head; o != NULL && err == ERR_OK; o = o->next)
+        messages_sender_submit(m->sender, o->id, o->v.to, o->body);
     batch_free(b);
     if (m->open != NULL && m->in_flight == 0 && !m->closing)
         flush(m);
