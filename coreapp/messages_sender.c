@@ -37,6 +37,9 @@
  * leaves at most this much later. */
 #define STATUS_PACE_MS     20
 #define STATUS_BATCH_FULL  2000
+/* How often the outbox watermark moves (WATERMARK_SQL): what a restart
+ * scans is what came since, plus what is still unsent. */
+#define WATERMARK_MS       1000
 
 /* A batch holds one row per message (status_add() merges its events): the
  * status of highest rank, the network's time of each status, the error of a
@@ -99,10 +102,28 @@ static const char INBOUND_SQL[] =
     "        ORDER BY ev.n RETURNING 1)"
     " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM wh)";
 
+/* From the watermark (sql/012) at the least: no row below it is 'accepted'. */
 static const char OUTBOX_SQL[] =
     "SELECT seq, id, peer, payload::text FROM messages"
-    " WHERE status = 'accepted' AND direction = 'outbound' AND seq > $1 AND seq <= $2"
+    " WHERE status = 'accepted' AND direction = 'outbound'"
+    "   AND seq > greatest($1, (SELECT seq FROM outbox_watermark)) AND seq <= $2"
     " ORDER BY seq LIMIT 500";
+
+/* Moves the watermark up to just below the first outbound row still
+ * 'accepted', or to the last outbound row when none is. Only outbound rows
+ * count: they are all inserted by one connection, one statement after the
+ * other (coreapp/messages.c), so none still being inserted can have a seq
+ * below one already visible. An inbound row can (another connection), which
+ * is why the newest inbound seq is not a safe place to stop. Reads only the
+ * rows that arrived since the last advance, through the seq index. */
+static const char WATERMARK_SQL[] =
+    "UPDATE outbox_watermark SET seq = coalesce("
+    "    (SELECT m.seq - 1 FROM messages m"
+    "      WHERE m.seq > (SELECT seq FROM outbox_watermark) AND m.direction = 'outbound'"
+    "        AND m.status = 'accepted' ORDER BY m.seq LIMIT 1),"
+    "    (SELECT max(m.seq) FROM messages m"
+    "      WHERE m.seq > (SELECT seq FROM outbox_watermark) AND m.direction = 'outbound'),"
+    "    seq)";
 
 static const char RECHECK_SQL[] =
     "SELECT seq, id, peer, payload::text FROM messages"
@@ -135,6 +156,7 @@ struct messages_sender {
     struct event   *pace_ev;             /* the next status statement is due */
     int64_t         status_started_us;   /* when the last one was sent */
     struct event   *attach_ev;
+    struct event   *watermark_ev;
     struct evbatch  open[EVK__COUNT];
     bool            in_flight[EVK__COUNT];
     /* The outbox scan: hands over the 'accepted' rows with seq in
@@ -844,9 +866,21 @@ attach_cb(evutil_socket_t fd, short what, void *arg)
     scan_kick(s);
 }
 
+static void
+watermark_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct messages_sender *s = arg;
+
+    (void) fd;
+    (void) what;
+    /* a failure changes nothing: the next one starts from where this one would */
+    db_query(s->db, WATERMARK_SQL, 0, NULL, NULL, NULL);
+}
+
 struct messages_sender *
 messages_sender_new(struct coreapp *app)
 {
+    struct timeval          every = { WATERMARK_MS / 1000, (WATERMARK_MS % 1000) * 1000 };
     struct messages_sender *s = xcalloc(1, sizeof(*s));
     char                   *ci = db_conninfo(&app->cfg.db, true);
 
@@ -862,6 +896,8 @@ messages_sender_new(struct coreapp *app)
     s->flush_ev = event_new(app->base, -1, 0, flush_cb, s);
     s->retry_ev = evtimer_new(app->base, flush_cb, s);
     s->pace_ev = evtimer_new(app->base, flush_cb, s);
+    s->watermark_ev = event_new(app->base, -1, EV_PERSIST, watermark_cb, s);
+    event_add(s->watermark_ev, &every);
     /* on the first loop turn, so that every module's init, the gateway's
      * included, has run whatever the order in main.c */
     s->attach_ev = event_new(app->base, -1, 0, attach_cb, s);
@@ -881,6 +917,7 @@ messages_sender_free(struct messages_sender *s)
     event_free(s->flush_ev);
     event_free(s->retry_ev);
     event_free(s->pace_ev);
+    event_free(s->watermark_ev);
     event_free(s->attach_ev);
     free(s);
 }

@@ -203,3 +203,69 @@ def test_a_long_outage_holds_few_messages_in_memory_and_loses_none(api, stack):
         stack.stop("coreapp")
         stack.start("coreapp")
         wait_health(admin, "connected", 20)
+
+
+def test_the_outbox_watermark_stays_below_every_unsent_message(api, stack):
+    """The outbox scan after a restart starts at a watermark (sql/012) instead of an index
+    on status. The watermark moves past messages whose status is recorded, never past one
+    still waiting for the network, even while newer ones are recorded; after a SIGKILL the
+    waiting ones are sent, once each. And recording a status does not touch the indexes
+    (a HOT update), which is what the watermark is for."""
+    customer = "16315553004"
+    sb, admin = _registered_with_a_customer(api, stack, customer)
+
+    def send(body):
+        r = admin.post("/v1/messages", json={"to": customer, "type": "text",
+                                             "text": {"body": body}})
+        assert r.status_code == 201, r.text
+        return r.json()["messages"][0]["id"]
+
+    def seqs(ids):
+        return [int(x) for x in stack.psql(
+            "SELECT seq FROM messages WHERE id IN (%s) ORDER BY seq"
+            % ",".join("'%s'" % i for i in ids)).split()]
+
+    def watermark():
+        return int(stack.psql("SELECT seq FROM outbox_watermark"))
+
+    def hot():
+        row = stack.psql("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+                         " WHERE relname = 'messages'")
+        return [int(x) for x in row.split("|")]
+
+    upd0, hot0 = hot()
+    recorded = [send("recorded %d" % i) for i in range(30)]
+    wait_for(lambda: stack.psql("SELECT count(*) FROM messages WHERE id IN (%s) AND status"
+                                " = 'delivered'" % ",".join("'%s'" % i for i in recorded))
+             == "30", 10, "30 statuses recorded")
+    wait_for(lambda: watermark() >= seqs(recorded)[-1], 5, "the watermark past them")
+    # statistics reach the view within a second or so of each statement
+    upd, hot_upd = wait_for(lambda: (lambda u: u if u[0] - upd0 >= 30 else None)(hot()), 10,
+                            "the updates counted")
+    assert hot_upd - hot0 >= 0.8 * (upd - upd0), (upd - upd0, hot_upd - hot0)
+
+    stack.stop("sandbox")
+    try:
+        waiting = [send("waiting %d" % i) for i in range(10)]
+        # newer rows than the waiting ones, recorded meanwhile: an inbound message
+        stack.psql("INSERT INTO messages (id, direction, peer, type, payload, status)"
+                   " VALUES ('wm-inbound-test', 'inbound', '%s', 'text', '{}', 'received')"
+                   % customer)
+        time.sleep(2.5)                         # the watermark moves every second
+        assert watermark() < seqs(waiting)[0]
+        stack.kill9("coreapp")
+    finally:
+        stack.start("sandbox")
+    stack.start("coreapp")
+
+    def received():
+        try:
+            r = sb.get("/customers/%s/messages" % customer)
+        except requests.RequestException:
+            return None
+        return collections.Counter(m["id"] for m in r.json()["messages"])
+
+    got = wait_for(lambda: (lambda c: c if c and set(waiting) <= set(c) else None)(received()),
+                   30, "the waiting messages at the customer")
+    assert [i for i in waiting if got[i] != 1] == []
+    wait_for(lambda: watermark() >= seqs(waiting)[-1], 10, "the watermark past them too")
