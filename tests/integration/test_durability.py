@@ -109,18 +109,23 @@ def _registered_with_a_customer(api, stack, customer):
     return sb, admin
 
 
+def _sender(admin, customer):
+    """send(body): a text to customer, acknowledged; returns its id."""
+    def send(body):
+        r = admin.post("/v1/messages", json={"to": customer, "type": "text",
+                                             "text": {"body": body}})
+        assert r.status_code == 201, r.text
+        return r.json()["messages"][0]["id"]
+    return send
+
+
 def test_the_network_forgets_only_what_the_business_has_recorded(api, stack):
     """The sandbox remembers at most keep_messages messages, but never forgets one
     whose first status the business has not recorded: after a crash the coreapp sends
     such a message again, and only a known id is recognised as a duplicate."""
     customer = "16315553002"
     sb, admin = _registered_with_a_customer(api, stack, customer)
-
-    def send(body):
-        r = admin.post("/v1/messages", json={"to": customer, "type": "text",
-                                             "text": {"body": body}})
-        assert r.status_code == 201, r.text
-        return r.json()["messages"][0]["id"]
+    send = _sender(admin, customer)
 
     def received():
         return [m["id"] for m in sb.get("/customers/%s/messages" % customer).json()["messages"]]
@@ -213,12 +218,7 @@ def test_the_outbox_watermark_stays_below_every_unsent_message(api, stack):
     (a HOT update), which is what the watermark is for."""
     customer = "16315553004"
     sb, admin = _registered_with_a_customer(api, stack, customer)
-
-    def send(body):
-        r = admin.post("/v1/messages", json={"to": customer, "type": "text",
-                                             "text": {"body": body}})
-        assert r.status_code == 201, r.text
-        return r.json()["messages"][0]["id"]
+    send = _sender(admin, customer)
 
     def seqs(ids):
         return [int(x) for x in stack.psql(
