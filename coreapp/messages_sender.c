@@ -115,15 +115,18 @@ static const char OUTBOX_SQL[] =
  * other (coreapp/messages.c), so none still being inserted can have a seq
  * below one already visible. An inbound row can (another connection), which
  * is why the newest inbound seq is not a safe place to stop. Reads only the
- * rows that arrived since the last advance, through the seq index. */
+ * rows that arrived since the last advance, through the seq index; writes
+ * only when the watermark moves, so an idle coreapp syncs nothing. */
 static const char WATERMARK_SQL[] =
-    "UPDATE outbox_watermark SET seq = coalesce("
+    "WITH n AS MATERIALIZED (SELECT coalesce("
     "    (SELECT m.seq - 1 FROM messages m"
     "      WHERE m.seq > (SELECT seq FROM outbox_watermark) AND m.direction = 'outbound'"
     "        AND m.status = 'accepted' ORDER BY m.seq LIMIT 1),"
     "    (SELECT max(m.seq) FROM messages m"
     "      WHERE m.seq > (SELECT seq FROM outbox_watermark) AND m.direction = 'outbound'),"
-    "    seq)";
+    "    (SELECT seq FROM outbox_watermark)) AS seq)"
+    " UPDATE outbox_watermark SET seq = n.seq FROM n"
+    " WHERE outbox_watermark.seq <> n.seq";     /* unmoved: no write, no commit to sync */
 
 static const char RECHECK_SQL[] =
     "SELECT seq, id, peer, payload::text FROM messages"

@@ -269,3 +269,12 @@ def test_the_outbox_watermark_stays_below_every_unsent_message(api, stack):
                    30, "the waiting messages at the customer")
     assert [i for i in waiting if got[i] != 1] == []
     wait_for(lambda: watermark() >= seqs(waiting)[-1], 10, "the watermark past them too")
+
+    # idle, it stays put without writing (a write a second would be a commit to sync)
+    def watermark_writes():
+        return int(stack.psql("SELECT n_tup_upd FROM pg_stat_user_tables"
+                              " WHERE relname = 'outbox_watermark'"))
+    time.sleep(1.5)
+    before = watermark_writes()
+    time.sleep(4)
+    assert watermark_writes() == before
