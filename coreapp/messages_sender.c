@@ -160,6 +160,7 @@ struct messages_sender {
     int64_t         status_started_us;   /* when the last one was sent */
     struct event   *attach_ev;
     struct event   *watermark_ev;
+    bool            watermark_busy;      /* one statement at a time, however slow */
     struct evbatch  open[EVK__COUNT];
     bool            in_flight[EVK__COUNT];
     /* The outbox scan: hands over the 'accepted' rows with seq in
@@ -870,14 +871,26 @@ attach_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+watermark_done(const struct db_result *res, enum err_code err, void *arg)
+{
+    struct messages_sender *s = arg;
+
+    (void) res;
+    (void) err;        /* a failure changes nothing: the next one starts where this would */
+    s->watermark_busy = false;
+}
+
+static void
 watermark_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct messages_sender *s = arg;
 
     (void) fd;
     (void) what;
-    /* a failure changes nothing: the next one starts from where this one would */
-    db_query(s->db, WATERMARK_SQL, 0, NULL, NULL, NULL);
+    if (s->watermark_busy)
+        return;
+    s->watermark_busy = true;
+    db_query(s->db, WATERMARK_SQL, 0, NULL, watermark_done, s);
 }
 
 struct messages_sender *
