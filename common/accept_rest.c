@@ -14,7 +14,6 @@ struct accept_rest {
     accept_rest_resume_fn  may_resume;
     void                  *arg;
     int64_t                logged_us;
-    bool                   resting;
     struct accept_rest    *next;           /* rests */
 };
 
@@ -36,7 +35,6 @@ error_cb(struct evconnlistener *listener, void *arg)
     evconnlistener_disable(listener);
     if (r == NULL)
         return;                             /* not watched: never re-enabled */
-    r->resting = true;
     evtimer_add(r->timer, &tv);
     if (now - r->logged_us >= 10 * 1000000) {
         r->logged_us = now;
@@ -52,7 +50,6 @@ rest_over_cb(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
-    r->resting = false;
     if (r->may_resume == NULL || r->may_resume(r->arg))
         evconnlistener_enable(r->listener);
 }
@@ -88,4 +85,9 @@ accept_rest_free(struct accept_rest *r)
     free(r);
 }
 
-bool accept_rest_resting(const struct accept_rest *r) { return r != NULL && r->resting; }
+/* the pause is its timer's wait */
+bool
+accept_rest_resting(const struct accept_rest *r)
+{
+    return r != NULL && evtimer_pending(r->timer, NULL);
+}

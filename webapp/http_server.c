@@ -246,12 +246,14 @@ static void
 flush_reply(struct evhttp_connection *evcon)
 {
     struct bufferevent *bev;
+    struct evbuffer    *out;
 
     if (evcon == NULL || (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
         return;
-    if (evbuffer_get_length(bufferevent_get_output(bev)) > JOIN_REPLY_MAX)
+    out = bufferevent_get_output(bev);
+    if (evbuffer_get_length(out) > JOIN_REPLY_MAX)
         return;                       /* a large body: written as it drains */
-    evbuffer_pullup(bufferevent_get_output(bev), -1);
+    evbuffer_pullup(out, -1);
     if (event_pending(&bev->ev_write, EV_WRITE, NULL))
         event_active(&bev->ev_write, EV_WRITE, 1);
 }
@@ -418,7 +420,7 @@ http_server_stop_listening(struct http_server *srv)
     if (srv->sock != NULL) {
         accept_rest_free(srv->conns->rest);
         srv->conns->rest = NULL;
-        srv->conns->listener = NULL;
+        srv->conns->listener = NULL;  /* the SSLs may outlive it (conn_count) */
         evhttp_del_accept_socket(srv->http, srv->sock);
         srv->sock = NULL;
     }
@@ -444,9 +446,7 @@ http_server_free(struct http_server *srv)
 {
     if (srv == NULL)
         return;
-    accept_rest_free(srv->conns->rest);
-    srv->conns->rest = NULL;
-    srv->conns->listener = NULL;      /* the SSLs may outlive it (conn_count) */
+    http_server_stop_listening(srv);
     if (srv->http)
         evhttp_free(srv->http);
     conn_count_release(srv->conns);
