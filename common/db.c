@@ -365,8 +365,16 @@ io_cb(evutil_socket_t fd, short what, void *arg)
                 PQclear(r);
             }
         }
-        if (PQstatus(db->conn) == CONNECTION_BAD)
+        if (db->state == DB_DOWN)           /* lost while sending the next query */
+            return;
+        if (PQstatus(db->conn) == CONNECTION_BAD) {
             db_lost(db, PQerrorMessage(db->conn));
+            return;
+        }
+        /* A NOTIFY that came in the same read as a query's ReadyForQuery is
+         * parsed only by the PQgetResult() calls above: hand it on now, as no
+         * further input may come to wake this connection. */
+        dispatch_notifies(db);
         return;
     case DB_DOWN:
         return;

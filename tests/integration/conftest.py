@@ -24,6 +24,46 @@ def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore::urllib3.exceptions.InsecureRequestWarning")
 
 
+LOG_LINES_ON_FAILURE = 200   # per process, from the test's own part of each log
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries what each process logged while it ran
+    (its last LOG_LINES_ON_FAILURE lines), so that a failure seen only in CI
+    can be explained from CI's output alone."""
+    outcome = yield
+    rep = outcome.get_result()
+    st = item.funcargs.get("stack") if hasattr(item, "funcargs") else None
+    if not isinstance(st, Stack):
+        return
+    names = list(st.procs) + ["pg"]
+    if rep.when == "setup":
+        item.log_offsets = {n: _size(st.log_path(n)) for n in names}
+    elif rep.failed:
+        start = getattr(item, "log_offsets", {})
+        for n in names:
+            lines = _read_from(st.log_path(n), start.get(n, 0)).splitlines()
+            rep.sections.append(("%s log during the test" % n,
+                                 "\n".join(lines[-LOG_LINES_ON_FAILURE:])))
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _read_from(path, offset):
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 @pytest.fixture(autouse=True)
 def _test_timeout():
     def expired(signum, frame):
