@@ -901,6 +901,18 @@ tell(struct network *n, const char *business, struct statuses *st)
     st->count = 0;
 }
 
+/* A message the network is done changing for now is kept as its journal
+ * line (store_cool()), its stub the first_eid that forget_oldest() needs:
+ * its tree is freed while in the cache, not when forgotten long after. */
+static void
+cool(struct network *n, const char *id, const json_t *msg)
+{
+    const char *first = str_field(msg, "first_eid");
+
+    if (first != NULL)
+        store_cool(n->st, "messages", id, json_string(first));
+}
+
 /* Memory stays bounded: beyond the keep_messages setting, the oldest messages
  * of coll ("messages" to customers, "inbound" from them) are forgotten; /stats
  * still counts them. A message to a customer is kept while its delivery is
@@ -917,9 +929,11 @@ forget_oldest(struct network *n, const char *coll)
     while ((json_int_t) json_object_size(msgs) > keep) {
         void       *it = json_object_iter(msgs);
         const char *id = json_object_iter_key(it), *first;
+        json_t     *v = json_object_iter_value(it);
 
         if (outbound) {
-            first = str_field(json_object_iter_value(it), "first_eid");
+            /* a cooled message's stub is its first_eid (cool()) */
+            first = json_is_object(v) ? str_field(v, "first_eid") : json_string_value(v);
             if (store_get(n->st, "pending", id) != NULL ||
                 (first != NULL && store_get(n->st, "outbox", first) != NULL))
                 return;                   /* newer ones wait behind it: order is kept */
@@ -1030,6 +1044,7 @@ do_send(struct network *n, struct link_session *s, json_t *f)
              (long long) json_integer_value(json_object_get(meta(n, "counters"), "event")));
     json_object_set_new(msg, "first_eid", json_string(first));
     store_save(n->st, "messages", id);
+    cool(n, id, msg);
     forget_oldest(n, "messages");
     free(rendered);
     free(ts);
@@ -1080,6 +1095,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
             deliver(n, id, msg, &out);
             tell(n, str_field(msg, "from"), &out);
+            cool(n, id, msg);
         }
         store_del(n->st, "pending", id);
     }
@@ -1093,9 +1109,12 @@ network_ctl_customer_messages(struct network *n, const char *param, json_t *body
 
     (void) body;
     json_object_foreach(store_coll(n->st, "messages"), id, m) {
-        const char *st = str_field(m, "status");
+        const char *st;
         json_t     *o;
 
+        if ((m = store_get(n->st, "messages", id)) == NULL)
+            continue;
+        st = str_field(m, "status");
         if (strcmp(str_field(m, "to"), param) != 0 ||
             (strcmp(st, "delivered") != 0 && strcmp(st, "read") != 0))
             continue;
@@ -1122,7 +1141,8 @@ network_ctl_customer_receipts(struct network *n, const char *param, json_t *body
 
     (void) body;
     json_object_foreach(store_coll(n->st, "messages"), id, m)
-        if (strcmp(str_field(m, "to"), param) == 0)
+        if ((m = store_get(n->st, "messages", id)) != NULL &&
+            strcmp(str_field(m, "to"), param) == 0)
             json_array_append_new(list, json_pack("{s:s, s:O, s:o}", "id", id, "status",
                                                   json_object_get(m, "status"), "at",
                                                   json_object_get(m, "at")

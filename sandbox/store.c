@@ -87,18 +87,27 @@ out_write(struct store *st)
     jbuf_reset(&st->out);
 }
 
+/* "<coll>\n<key>", the key of st->dirty (heap). */
+static char *
+dirty_key(const char *coll, const char *key)
+{
+    size_t lc = strlen(coll), lk = strlen(key);
+    char  *dk = xmalloc(lc + lk + 2);
+
+    memcpy(dk, coll, lc);
+    dk[lc] = '\n';                          /* never in a collection name */
+    memcpy(dk + lc + 1, key, lk + 1);
+    return dk;
+}
+
 /* Appends one record at once, or (held) notes that coll/key changed. */
 static void
 journal(struct store *st, const char *coll, const char *key, json_t *v)
 {
     if (st->held > 0) {
-        size_t lc = strlen(coll), lk = strlen(key);
-        char  *dk = xmalloc(lc + lk + 2);
+        char *dk = dirty_key(coll, key);
 
-        memcpy(dk, coll, lc);
-        dk[lc] = '\n';                      /* never in a collection name */
-        memcpy(dk + lc + 1, key, lk + 1);
-        json_object_set_new(st->dirty, dk, json_true());
+        json_object_set_new(st->dirty, dk, json_true());    /* a later change: not cooled */
         free(dk);
         return;
     }
@@ -244,10 +253,49 @@ store_close(struct store *st)
     free(st);
 }
 
+/* The value of a cooled key, back from its journal line (store_cool()). */
+static json_t *
+warm(struct store *st, const char *coll, const char *key)
+{
+    json_t *line = json_object_get(coll_texts(st, coll), key), *rec, *v;
+
+    rec = line ? json_loadb(json_string_value(line), json_string_length(line), 0, NULL) : NULL;
+    v = json_object_get(rec, "v");
+    if (!json_is_object(v)) {            /* can't be: it was journalled from an object */
+        log_error(NULL, "state_warm_failed", "coll=%s key=%s", coll, key);
+        json_decref(rec);
+        return NULL;
+    }
+    json_object_set(coll_get(st, coll, 0), key, v);
+    json_decref(rec);
+    return v;
+}
+
 json_t *
 store_get(struct store *st, const char *coll, const char *key)
 {
-    return json_object_get(coll_get(st, coll, 0), key);
+    json_t *v = json_object_get(coll_get(st, coll, 0), key);
+
+    return v == NULL || json_is_object(v) ? v : warm(st, coll, key);
+}
+
+void
+store_cool(struct store *st, const char *coll, const char *key, json_t *stub)
+{
+    json_t *c = coll_get(st, coll, 0);
+    char   *dk;
+
+    if (json_is_object(stub) || c == NULL || !json_is_object(json_object_get(c, key))) {
+        json_decref(stub);
+        return;
+    }
+    if (st->held == 0) {                 /* journalled at its last change: text is current */
+        json_object_set_new(c, key, stub);
+        return;
+    }
+    dk = dirty_key(coll, key);           /* at the release, once journalled */
+    json_object_set_new(st->dirty, dk, stub);
+    free(dk);
 }
 
 json_t *
@@ -320,12 +368,19 @@ store_release(struct store *st)
         const char *nl = strchr(dk, '\n');
         char        coll[256];
         size_t      lc = (size_t) (nl - dk);
+        json_t     *c, *v;
 
         if (lc >= sizeof(coll))
             continue;                       /* collection names are short literals */
         memcpy(coll, dk, lc);
         coll[lc] = '\0';
-        record(st, coll, nl + 1, store_get(st, coll, nl + 1));
+        c = coll_get(st, coll, 0);
+        v = json_object_get(c, nl + 1);
+        if (v != NULL && !json_is_object(v))
+            continue;                       /* cooled before: its line is current */
+        record(st, coll, nl + 1, v);
+        if (v != NULL && !json_is_true(t))  /* store_cool(): the stub takes its place */
+            json_object_set(c, nl + 1, t);
     }
     json_object_clear(st->dirty);
     out_write(st);

@@ -17,16 +17,26 @@ struct store *store_open(const char *dir);
 void store_close(struct store *st);                     /* NULL is fine */
 
 /* The object stored under coll/key, or NULL; borrowed. Changing it in place
- * must be followed by store_save(). */
+ * must be followed by store_save(). A cooled key is brought back (parsed
+ * from its journal line) and stays warm until cooled again. */
 json_t *store_get(struct store *st, const char *coll, const char *key);
 /* The collection as an object key -> value, in insertion order; borrowed,
- * never NULL (an empty object when nothing was stored). Don't modify. */
+ * never NULL (an empty object when nothing was stored). Don't modify. A
+ * cooled key's value is its stub: use store_get() for the object. */
 json_t *store_coll(struct store *st, const char *coll);
 /* Stores obj (taken) under coll/key, replacing any earlier value. */
 void store_put(struct store *st, const char *coll, const char *key, json_t *obj);
 /* Journals the current value of coll/key again, after an in-place change. */
 void store_save(struct store *st, const char *coll, const char *key);
 void store_del(struct store *st, const char *coll, const char *key);
+/* Keeps coll/key in memory only as its journal line, with stub (taken; any
+ * JSON but an object, e.g. what the caller must know of it without parsing
+ * it) in its place, once its last change is journalled: at the release when
+ * held. For values that are written once and then seldom read: the object
+ * is freed while still in the cache instead of long after (a message's
+ * tree: ~50 allocations), and memory keeps a line instead of a tree. A
+ * later change before the release keeps it warm. */
+void store_cool(struct store *st, const char *coll, const char *key, json_t *stub);
 
 /* Batching. Between store_hold() and the matching store_release() (they
  * nest), changes take effect in memory at once but reach the journal only at

@@ -1,7 +1,7 @@
 /* links: sandbox/store.c */
 /* test_sandbox_store.c - the sandbox's journalled state (survives a reopen,
  * deletions, in-place saves, a torn last line, held batches written once per
- * key, compaction while running) and netproto.h frames. */
+ * key, compaction while running, cooled keys) and netproto.h frames. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -194,6 +194,65 @@ test_store_compacts_to_the_latest_values(void **state)
     rmdir(dir);
 }
 
+/* A cooled key is its stub in the collection and its object again when
+ * asked for; cooling waits for the release, a later change cancels it, and
+ * the journal (a reopen, a compaction) keeps the object, not the stub. */
+static void
+test_store_cool(void **state)
+{
+    char          dir[] = "/tmp/wa-store-XXXXXX", path[256];
+    struct store *st;
+    json_t       *v;
+
+    (void) state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/state.jsonl", dir);
+    st = store_open(dir);
+    assert_non_null(st);
+
+    store_hold(st);
+    store_put(st, "messages", "m1", json_pack("{s:s, s:s}", "status", "sent", "first", "7"));
+    store_cool(st, "messages", "m1", json_string("7"));
+    assert_true(json_is_object(json_object_get(store_coll(st, "messages"), "m1")));
+    store_put(st, "messages", "m2", json_pack("{s:s}", "status", "sent"));
+    store_cool(st, "messages", "m2", json_string("8"));
+    v = store_get(st, "messages", "m2");
+    json_object_set_new(v, "status", json_string("delivered"));
+    store_save(st, "messages", "m2");                   /* changed after: stays warm */
+    store_cool(st, "messages", "m3", json_string("9")); /* no such key: nothing */
+    store_cool(st, "messages", "m1", json_object());    /* an object is no stub */
+    store_release(st);
+
+    assert_string_equal(json_string_value(json_object_get(store_coll(st, "messages"), "m1")),
+                        "7");
+    assert_true(json_is_object(json_object_get(store_coll(st, "messages"), "m2")));
+    assert_null(json_object_get(store_coll(st, "messages"), "m3"));
+    v = store_get(st, "messages", "m1");                /* back from its line */
+    assert_true(json_is_object(v));
+    assert_string_equal(json_string_value(json_object_get(v, "status")), "sent");
+    assert_true(json_object_get(store_coll(st, "messages"), "m1") == v);
+
+    /* not held: at once; a change after it is journalled from the object */
+    store_cool(st, "messages", "m1", json_string("7"));
+    assert_true(json_is_string(json_object_get(store_coll(st, "messages"), "m1")));
+    v = store_get(st, "messages", "m1");
+    json_object_set_new(v, "status", json_string("read"));
+    store_save(st, "messages", "m1");
+    store_cool(st, "messages", "m1", json_string("7"));
+    store_cool(st, "messages", "m2", json_string("8"));
+    store_del(st, "messages", "m2");
+    store_close(st);
+
+    st = store_open(dir);                               /* compacts from the lines */
+    assert_non_null(st);
+    assert_int_equal(json_object_size(store_coll(st, "messages")), 1);
+    assert_string_equal(json_string_value(json_object_get(store_get(st, "messages", "m1"),
+                                                          "status")), "read");
+    store_close(st);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void
 test_store_bad_dir(void **state)
 {
@@ -238,6 +297,7 @@ main(void)
         cmocka_unit_test(test_store_survives_reopen),
         cmocka_unit_test(test_store_hold_release),
         cmocka_unit_test(test_store_compacts_to_the_latest_values),
+        cmocka_unit_test(test_store_cool),
         cmocka_unit_test(test_store_bad_dir),
         cmocka_unit_test(test_netproto),
     };
