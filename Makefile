@@ -11,7 +11,9 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT     ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror $(OPT) -I. -I$(BUILD) $(PKG_CFLAGS) -MMD -MP
-LDLIBS  += $(PKG_LIBS) -lpthread -lm
+# jemalloc: see README ("Why jemalloc"); the sanitizer build keeps its own allocator
+MALLOC_LIBS ?= -ljemalloc
+LDLIBS  += $(PKG_LIBS) -lpthread -lm $(MALLOC_LIBS)
 
 COMMON_SRC  = $(wildcard common/*.c)
 WEBAPP_SRC  = $(wildcard webapp/*.c)
@@ -81,7 +83,7 @@ test: deps
 sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/bin \
 	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDFLAGS="-fsanitize=address,undefined" all \
+	    LDFLAGS="-fsanitize=address,undefined" MALLOC_LIBS= all \
 	    $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%)
 	@WA_BIN_DIR=build-asan/bin ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -6,7 +6,7 @@ set -eu
 
 # One package per word; add new ones here.
 PACKAGES="build-essential pkg-config libevent-dev libjansson-dev libpq-dev libzmq3-dev
-libssl-dev libcurl4-openssl-dev postgresql-15 openssl ca-certificates curl"
+libssl-dev libcurl4-openssl-dev libjemalloc-dev postgresql-15 openssl ca-certificates curl"
 TEST_PACKAGES="libcmocka-dev python3-pytest python3-requests python3-cryptography wrk prometheus"
 [ "${1:-test}" = run ] || PACKAGES="$PACKAGES $TEST_PACKAGES"
 
