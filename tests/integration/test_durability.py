@@ -251,7 +251,7 @@ def test_the_outbox_watermark_stays_below_every_unsent_message(api, stack):
         stack.psql("INSERT INTO messages (id, direction, peer, type, payload, status)"
                    " VALUES ('wm-inbound-test', 'inbound', '%s', 'text', '{}', 'received')"
                    % customer)
-        time.sleep(2.5)                         # the watermark moves every second
+        time.sleep(2.5)                         # the watermark moves every 250 ms
         assert watermark() < seqs(waiting)[0]
         stack.kill9("coreapp")
     finally:
@@ -278,3 +278,26 @@ def test_the_outbox_watermark_stays_below_every_unsent_message(api, stack):
     before = watermark_writes()
     time.sleep(4)
     assert watermark_writes() == before
+
+
+def test_the_outbox_watermark_crosses_a_long_stretch_of_inbound_rows(api, stack):
+    """A move of the watermark reads a bounded stretch of seqs past it (a small step
+    often, not a second's rows at once); a stretch with no outbound row at all, longer
+    than a step, must not stop it."""
+    customer = "16315553005"
+    sb, admin = _registered_with_a_customer(api, stack, customer)
+    send = _sender(admin, customer)
+
+    def seq_of(msg_id):
+        return int(stack.psql("SELECT seq FROM messages WHERE id = '%s'" % msg_id))
+
+    def watermark():
+        return int(stack.psql("SELECT seq FROM outbox_watermark"))
+
+    first = send("before")
+    wait_for(lambda: watermark() >= seq_of(first), 10, "the watermark past the first")
+    stack.psql("INSERT INTO messages (id, direction, peer, type, payload, status)"
+               " SELECT 'wm-stretch-' || g, 'inbound', '%s', 'text', '{}', 'received'"
+               " FROM generate_series(1, 25000) g" % customer)     # 2.5 steps
+    after = send("after")
+    wait_for(lambda: watermark() >= seq_of(after), 10, "the watermark past the stretch")
