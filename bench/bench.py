@@ -44,6 +44,9 @@ from stack import Stack  # noqa: E402
 DURATION = os.environ.get("BENCH_DURATION", "10s")
 CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "64")
 THREADS = os.environ.get("BENCH_THREADS", "1")
+# The sandbox's keep_messages (its default when unset): below the run's message count
+# the sandbox forgets messages all along, as in any run longer than keep / rate.
+KEEP_MESSAGES = os.environ.get("BENCH_KEEP_MESSAGES")
 BUSINESS = ("1", "6315550100")
 CUSTOMER = "16315551002"
 PASSWORD = "B3nch!pass"
@@ -130,8 +133,11 @@ def register(st):
 
 
 def open_window(st):
-    requests.patch(st.sandbox_url("/settings"), json={"delivery_delay_ms": 0, "auto_read": False},
-                   timeout=10)
+    settings = {"delivery_delay_ms": 0, "auto_read": False}
+    if KEEP_MESSAGES:
+        settings["keep_messages"] = int(KEEP_MESSAGES)
+    r = requests.patch(st.sandbox_url("/settings"), json=settings, timeout=10)
+    assert r.status_code == 200, r.text
     requests.post(st.sandbox_url("/customers"), json={"wa_id": CUSTOMER, "name": "Jane",
                                                       "on_whatsapp": True}, timeout=10)
     r = requests.post(st.sandbox_url("/customers/%s/messages" % CUSTOMER), timeout=10,
