@@ -259,7 +259,7 @@ warm(struct store *st, const char *coll, const char *key)
 {
     json_t *line = json_object_get(coll_texts(st, coll), key), *rec, *v;
 
-    rec = line ? json_loadb(json_string_value(line), json_string_length(line), 0, NULL) : NULL;
+    rec = line ? jbuf_loadb(json_string_value(line), json_string_length(line), 0) : NULL;
     v = json_object_get(rec, "v");
     if (!json_is_object(v)) {            /* can't be: it was journalled from an object */
         log_error(NULL, "state_warm_failed", "coll=%s key=%s", coll, key);

@@ -210,6 +210,10 @@ def test_a_long_outage_holds_few_messages_in_memory_and_loses_none(api, stack):
         wait_health(admin, "connected", 20)
 
 
+def _watermark(stack):
+    return int(stack.psql("SELECT seq FROM outbox_watermark"))
+
+
 def test_the_outbox_watermark_stays_below_every_unsent_message(api, stack):
     """The outbox scan after a restart starts at a watermark (sql/012) instead of an index
     on status. The watermark moves past messages whose status is recorded, never past one
@@ -225,9 +229,6 @@ def test_the_outbox_watermark_stays_below_every_unsent_message(api, stack):
             "SELECT seq FROM messages WHERE id IN (%s) ORDER BY seq"
             % ",".join("'%s'" % i for i in ids)).split()]
 
-    def watermark():
-        return int(stack.psql("SELECT seq FROM outbox_watermark"))
-
     def hot():
         row = stack.psql("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
                          " WHERE relname = 'messages'")
@@ -238,7 +239,7 @@ def test_the_outbox_watermark_stays_below_every_unsent_message(api, stack):
     wait_for(lambda: stack.psql("SELECT count(*) FROM messages WHERE id IN (%s) AND status"
                                 " = 'delivered'" % ",".join("'%s'" % i for i in recorded))
              == "30", 10, "30 statuses recorded")
-    wait_for(lambda: watermark() >= seqs(recorded)[-1], 5, "the watermark past them")
+    wait_for(lambda: _watermark(stack) >= seqs(recorded)[-1], 5, "the watermark past them")
     # statistics reach the view within a second or so of each statement
     upd, hot_upd = wait_for(lambda: (lambda u: u if u[0] - upd0 >= 30 else None)(hot()), 10,
                             "the updates counted")
@@ -252,7 +253,7 @@ def test_the_outbox_watermark_stays_below_every_unsent_message(api, stack):
                    " VALUES ('wm-inbound-test', 'inbound', '%s', 'text', '{}', 'received')"
                    % customer)
         time.sleep(2.5)                         # the watermark moves every 250 ms
-        assert watermark() < seqs(waiting)[0]
+        assert _watermark(stack) < seqs(waiting)[0]
         stack.kill9("coreapp")
     finally:
         stack.start("sandbox")
@@ -268,9 +269,9 @@ def test_the_outbox_watermark_stays_below_every_unsent_message(api, stack):
     got = wait_for(lambda: (lambda c: c if c and set(waiting) <= set(c) else None)(received()),
                    30, "the waiting messages at the customer")
     assert [i for i in waiting if got[i] != 1] == []
-    wait_for(lambda: watermark() >= seqs(waiting)[-1], 10, "the watermark past them too")
+    wait_for(lambda: _watermark(stack) >= seqs(waiting)[-1], 10, "the watermark past them too")
 
-    # idle, it stays put without writing (a write a second would be a commit to sync)
+    # idle, it stays put without writing (each move would be a commit to sync)
     def watermark_writes():
         return int(stack.psql("SELECT n_tup_upd FROM pg_stat_user_tables"
                               " WHERE relname = 'outbox_watermark'"))
@@ -291,13 +292,10 @@ def test_the_outbox_watermark_crosses_a_long_stretch_of_inbound_rows(api, stack)
     def seq_of(msg_id):
         return int(stack.psql("SELECT seq FROM messages WHERE id = '%s'" % msg_id))
 
-    def watermark():
-        return int(stack.psql("SELECT seq FROM outbox_watermark"))
-
     first = send("before")
-    wait_for(lambda: watermark() >= seq_of(first), 10, "the watermark past the first")
+    wait_for(lambda: _watermark(stack) >= seq_of(first), 10, "the watermark past the first")
     stack.psql("INSERT INTO messages (id, direction, peer, type, payload, status)"
                " SELECT 'wm-stretch-' || g, 'inbound', '%s', 'text', '{}', 'received'"
                " FROM generate_series(1, 25000) g" % customer)     # 2.5 steps
     after = send("after")
-    wait_for(lambda: watermark() >= seq_of(after), 10, "the watermark past the stretch")
+    wait_for(lambda: _watermark(stack) >= seq_of(after), 10, "the watermark past the stretch")
