@@ -10,6 +10,11 @@
  *   {"v":1,"rid":"...","status":200,"body":{...payload...}}
  *   {"v":1,"rid":"...","status":404,"error":"ERR_NOT_FOUND","details":"..."}
  *   {"v":1,"rid":"...","status":200,"content_type":"image/jpeg"} + bytes
+ * A batch carries several headers without binary frames in one ZeroMQ
+ * message: an empty frame, then one header per frame. Each side sends what
+ * one turn of its event loop produced as one batch (webapp/proxy.c,
+ * coreapp/dispatch.c): under load that is one message per turn rather than
+ * one per request, and each message costs a wake-up of libzmq's I/O thread.
  * The coreapp drops requests whose deadline has passed: the webapp already
  * answered 503, so acting on them would surprise the client.
  * Pure encoding: no ZeroMQ here (see webapp/proxy.c, coreapp/dispatch.c). */

@@ -1,6 +1,7 @@
 /* dispatch.c - ROUTER socket, request decoding, handler table, replies. */
 #include <event2/event.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -11,11 +12,22 @@
 #include "common/xalloc.h"
 #include "coreapp/dispatch.h"
 
+/* A reply encoded and waiting for this loop turn's send (flush()). */
+struct queued {
+    void   *identity;               /* the webapp's routing id, owned */
+    size_t  identity_len;
+    char   *head;
+    size_t  len;
+};
+
 struct dispatch {
     struct event_base *base;
     void              *sock;
     struct event      *readable;
-    struct event      *kick;        /* re-drain after sends (edge-triggered FD) */
+    struct event      *kick;        /* this turn's replies, then a re-drain
+                                       (edge-triggered FD) */
+    struct queued     *out;         /* replies without a binary frame */
+    size_t             nout, capout;
     struct {
         core_handler_fn fn;
         void           *arg;
@@ -33,6 +45,57 @@ req_free(struct core_req *req)
     free(req);
 }
 
+static bool
+same_identity(const struct queued *a, const struct queued *b)
+{
+    return a->identity_len == b->identity_len &&
+           memcmp(a->identity, b->identity, a->identity_len) == 0;
+}
+
+/* Sends the replies queued in this loop turn: one message per webapp, a
+ * batch when it holds several (wire.h). A group commit answers tens of
+ * requests at once; one message for them wakes libzmq's I/O threads once
+ * instead of once per reply. */
+static void
+flush(struct dispatch *d)
+{
+    size_t n = d->nout;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t count = 0, last = i;
+        int    rc;
+
+        if (d->out[i].head == NULL)
+            continue;                       /* sent with an earlier identity */
+        for (size_t j = i; j < n; j++) {
+            if (d->out[j].head != NULL && same_identity(&d->out[i], &d->out[j])) {
+                count++;
+                last = j;
+            }
+        }
+        /* ROUTER drops what it can't route (webapp gone): nothing to undo */
+        rc = zmq_send(d->sock, d->out[i].identity, d->out[i].identity_len,
+                      ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        if (rc >= 0 && count > 1)
+            rc = zmq_send(d->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        for (size_t j = i; j <= last; j++) {
+            if (d->out[j].head == NULL || !same_identity(&d->out[i], &d->out[j]))
+                continue;
+            if (rc >= 0)
+                rc = zmq_send(d->sock, d->out[j].head, d->out[j].len,
+                              (j < last ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+            free(d->out[j].head);
+            d->out[j].head = NULL;
+        }
+        if (rc < 0)
+            log_warn(NULL, "reply_failed", "replies=%zu reason=\"%s\"", count,
+                     zmq_strerror(zmq_errno()));
+    }
+    for (size_t i = 0; i < n; i++)
+        free(d->out[i].identity);
+    d->nout = 0;
+}
+
 static void
 send_reply(struct core_req *req, struct wire_reply *r, const void *blob, size_t blob_len)
 {
@@ -42,15 +105,24 @@ send_reply(struct core_req *req, struct wire_reply *r, const void *blob, size_t 
 
     memcpy(r->rid, req->w.rid, sizeof(r->rid));
     head = wire_reply_encode(r, &len);
-    /* ROUTER drops what it can't route (webapp gone): nothing to undo */
-    if (zmq_send(d->sock, req->identity, req->identity_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(d->sock, head, len, (r->content_type ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0 ||
-        (r->content_type && zmq_send(d->sock, blob, blob_len, ZMQ_DONTWAIT) < 0))
-        log_warn(req->w.rid, "reply_failed", "reason=\"%s\"", zmq_strerror(zmq_errno()));
+    if (r->content_type == NULL) {
+        if (d->nout == d->capout) {
+            d->capout = d->capout ? 2 * d->capout : 64;
+            d->out = xrealloc(d->out, d->capout * sizeof(*d->out));
+        }
+        d->out[d->nout] = (struct queued) { req->identity, req->identity_len, head, len };
+        d->nout++;
+        req->identity = NULL;               /* the queue's now */
+    } else {
+        if (zmq_send(d->sock, req->identity, req->identity_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(d->sock, head, len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(d->sock, blob, blob_len, ZMQ_DONTWAIT) < 0)
+            log_warn(req->w.rid, "reply_failed", "reason=\"%s\"", zmq_strerror(zmq_errno()));
+        free(head);
+    }
     log_event(r->status >= 500 ? LOG_WARN : LOG_DEBUG, req->w.rid, "command",
               "cmd=%s status=%d%s%s", wire_cmd_name(req->w.cmd), r->status,
               r->error ? " error=" : "", r->error ? err_name(r->error) : "");
-    free(head);
     if (d->observe != NULL)
         d->observe(req->w.cmd, r->status, r->error, clock_mono_us() - req->received_us,
                    d->observe_arg);
@@ -149,71 +221,98 @@ handle(struct dispatch *d, struct core_req *req)
     fn(req, d->handlers[req->w.cmd].arg);
 }
 
-/* Reads one multipart message: identity, header, optional blob. */
 static struct core_req *
-recv_request(struct dispatch *d, int *again)
+request_new(struct dispatch *d, zmq_msg_t *identity, zmq_msg_t *head, zmq_msg_t *blob)
 {
-    zmq_msg_t        parts[3];
-    int              n = 0, more = 1;
-    size_t           sz = sizeof(more);
-    struct core_req *req = NULL;
+    struct core_req *req = xcalloc(1, sizeof(*req));
 
-    *again = 0;
-    while (more) {
-        zmq_msg_t tmp;
-        zmq_msg_init(&tmp);
-        if (zmq_msg_recv(&tmp, d->sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-            zmq_msg_close(&tmp);
-            break;
-        }
-        if (n < 3)
-            parts[n++] = tmp;
-        else
-            zmq_msg_close(&tmp);          /* extra frames are ignored */
-        zmq_getsockopt(d->sock, ZMQ_RCVMORE, &more, &sz);
-    }
-    if (n == 0)
+    req->d = d;
+    req->received_us = clock_mono_us();
+    if (wire_request_decode(zmq_msg_data(head), zmq_msg_size(head), &req->w) != 0) {
+        log_warn(NULL, "bad_request_frame", "bytes=%zu", zmq_msg_size(head));
+        free(req);
         return NULL;
-    *again = 1;
-    if (n >= 2) {
-        req = xcalloc(1, sizeof(*req));
-        req->d = d;
-        req->received_us = clock_mono_us();
-        if (wire_request_decode(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), &req->w) != 0) {
-            log_warn(NULL, "bad_request_frame", "bytes=%zu", zmq_msg_size(&parts[1]));
-            free(req);
-            req = NULL;
-        } else {
-            req->identity_len = zmq_msg_size(&parts[0]);
-            req->identity = xmalloc(req->identity_len);
-            memcpy(req->identity, zmq_msg_data(&parts[0]), req->identity_len);
-            if (n == 3) {
-                req->blob_len = zmq_msg_size(&parts[2]);
-                req->blob = xmalloc(req->blob_len + 1);
-                memcpy(req->blob, zmq_msg_data(&parts[2]), req->blob_len);
-                ((char *) req->blob)[req->blob_len] = '\0';
+    }
+    req->identity_len = zmq_msg_size(identity);
+    req->identity = xmalloc(req->identity_len);
+    memcpy(req->identity, zmq_msg_data(identity), req->identity_len);
+    if (blob != NULL) {
+        req->blob_len = zmq_msg_size(blob);
+        req->blob = xmalloc(req->blob_len + 1);
+        memcpy(req->blob, zmq_msg_data(blob), req->blob_len);
+        ((char *) req->blob)[req->blob_len] = '\0';
+    }
+    return req;
+}
+
+/* Handles one whole message, if one is waiting: the identity, then either
+ * one header with an optional binary frame, or a batch (an empty frame,
+ * then one header per frame: wire.h). Returns false when none was waiting. */
+static bool
+recv_requests(struct dispatch *d)
+{
+    zmq_msg_t        identity, first, part;
+    int              more = 0;
+    size_t           sz = sizeof(more);
+    struct core_req *req;
+
+    zmq_msg_init(&identity);
+    if (zmq_msg_recv(&identity, d->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&identity);
+        return false;
+    }
+    zmq_msg_init(&first);
+    zmq_getsockopt(d->sock, ZMQ_RCVMORE, &more, &sz);
+    if (more && zmq_msg_recv(&first, d->sock, 0) >= 0) {
+        zmq_getsockopt(d->sock, ZMQ_RCVMORE, &more, &sz);
+        if (zmq_msg_size(&first) == 0) {    /* a batch */
+            while (more) {
+                zmq_msg_init(&part);
+                if (zmq_msg_recv(&part, d->sock, 0) < 0) {
+                    zmq_msg_close(&part);
+                    break;
+                }
+                zmq_getsockopt(d->sock, ZMQ_RCVMORE, &more, &sz);
+                if ((req = request_new(d, &identity, &part, NULL)) != NULL)
+                    handle(d, req);
+                zmq_msg_close(&part);
             }
+        } else {
+            bool has_blob = false;
+
+            zmq_msg_init(&part);
+            if (more) {
+                has_blob = zmq_msg_recv(&part, d->sock, 0) >= 0;
+                zmq_getsockopt(d->sock, ZMQ_RCVMORE, &more, &sz);
+            }
+            if ((req = request_new(d, &identity, &first, has_blob ? &part : NULL)) != NULL)
+                handle(d, req);
+            zmq_msg_close(&part);
         }
     }
-    for (int i = 0; i < n; i++)
-        zmq_msg_close(&parts[i]);
-    return req;
+    while (more) {                          /* extra frames are ignored */
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, d->sock, 0) < 0)
+            more = 0;
+        else
+            zmq_getsockopt(d->sock, ZMQ_RCVMORE, &more, &sz);
+        zmq_msg_close(&part);
+    }
+    zmq_msg_close(&first);
+    zmq_msg_close(&identity);
+    return true;
 }
 
 static void
 drain_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct dispatch *d = arg;
-    struct core_req *req;
-    int              again = 1;
 
     (void) fd;
     (void) what;
-    while (again) {
-        req = recv_request(d, &again);
-        if (req != NULL)
-            handle(d, req);
-    }
+    flush(d);
+    while (recv_requests(d))
+        ;
 }
 
 struct dispatch *
@@ -248,6 +347,8 @@ dispatch_free(struct dispatch *d)
 {
     if (d == NULL)
         return;
+    flush(d);
+    free(d->out);
     if (d->readable)
         event_free(d->readable);
     if (d->kick)

@@ -1,5 +1,6 @@
 /* proxy.c - DEALER socket, pending-request table and timeouts. */
 #include <event2/event.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/time.h>
 #include <zmq.h>
@@ -18,12 +19,21 @@ struct pending {
     struct event   *timer;
 };
 
+/* A request encoded and waiting for this loop turn's send (flush()). */
+struct queued {
+    char   *head;
+    size_t  len;
+    char    rid[WIRE_RID_LEN + 1];
+};
+
 struct proxy {
     struct event_base    *base;
     void                 *zctx;
     void                 *sock;
     struct event         *readable;
-    struct event         *kick;         /* one drain after this turn's sends */
+    struct event         *kick;         /* this turn's sends, then one drain */
+    struct queued        *out;          /* requests without a binary frame */
+    size_t                nout, capout;
     const struct timeval *timeout;      /* a libevent common timeout */
     int                   timeout_ms;
     struct pending       *buckets[PENDING_BUCKETS];
@@ -110,39 +120,105 @@ handle_reply(struct proxy *p, zmq_msg_t *head, zmq_msg_t *blob)
     wire_reply_cleanup(&r);
 }
 
+/* Receives the rest of a message whose first frame is in *first: a batch
+ * of replies (wire.h) or one reply with its binary frame, if any. */
+static void
+recv_rest(struct proxy *p, zmq_msg_t *first)
+{
+    int     more = 0;
+    size_t  sz = sizeof(more);
+    bool    batch;
+
+    zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &sz);
+    batch = more && zmq_msg_size(first) == 0;
+    if (!more || batch) {
+        if (!batch)
+            handle_reply(p, first, NULL);
+        while (more) {
+            zmq_msg_t head;
+            zmq_msg_init(&head);
+            if (zmq_msg_recv(&head, p->sock, 0) < 0) {
+                zmq_msg_close(&head);
+                return;
+            }
+            handle_reply(p, &head, NULL);
+            zmq_msg_close(&head);
+            zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &sz);
+        }
+        return;
+    }
+    zmq_msg_t blob;
+    zmq_msg_init(&blob);
+    if (zmq_msg_recv(&blob, p->sock, 0) >= 0)
+        handle_reply(p, first, &blob);
+    zmq_msg_close(&blob);
+    /* discard anything beyond two frames */
+    for (zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &sz); more;
+         zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &sz)) {
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        zmq_msg_recv(&extra, p->sock, 0);
+        zmq_msg_close(&extra);
+    }
+}
+
 /* ZMQ_FD is edge-triggered: drain until ZMQ_EVENTS has no POLLIN. */
 static void
 drain(struct proxy *p)
 {
     for (;;) {
-        zmq_msg_t head, blob;
-        int       more = 0, has_blob = 0;
-        size_t    sz = sizeof(more);
+        zmq_msg_t first;
 
-        zmq_msg_init(&head);
-        if (zmq_msg_recv(&head, p->sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&head);
+        zmq_msg_init(&first);
+        if (zmq_msg_recv(&first, p->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&first);
             return;
         }
-        zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &sz);
-        zmq_msg_init(&blob);
-        if (more) {
-            has_blob = zmq_msg_recv(&blob, p->sock, 0) >= 0;
-            /* discard anything beyond two frames */
-            for (;;) {
-                zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &sz);
-                if (!more)
-                    break;
-                zmq_msg_t extra;
-                zmq_msg_init(&extra);
-                zmq_msg_recv(&extra, p->sock, 0);
-                zmq_msg_close(&extra);
-            }
-        }
-        handle_reply(p, &head, has_blob ? &blob : NULL);
-        zmq_msg_close(&head);
-        zmq_msg_close(&blob);
+        recv_rest(p, &first);
+        zmq_msg_close(&first);
     }
+}
+
+static void
+fail_queued(struct proxy *p, const char *rid)
+{
+    struct pending *pd = pending_take(p, rid);
+
+    if (pd == NULL)
+        return;
+    answer_error(pd->cb, pd->arg, pd->rid, ERR_SERVICE_NOT_READY, "coreapp is not reachable");
+    event_free(pd->timer);
+    free(pd);
+}
+
+/* Sends the requests queued in this loop turn as one message: a batch when
+ * there are several (wire.h). Every send wakes libzmq's I/O thread unless it
+ * is already awake; one message per turn instead of one per request saves
+ * most of those wake-ups, in both processes. */
+static void
+flush(struct proxy *p)
+{
+    struct queued *q = p->out;
+    size_t         n = p->nout;
+    int            rc = 0;
+
+    if (n == 0)
+        return;
+    p->out = NULL;          /* a failure's callbacks may queue again */
+    p->nout = p->capout = 0;
+    if (n > 1)
+        rc = zmq_send(p->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    for (size_t i = 0; i < n && rc >= 0; i++)
+        rc = zmq_send(p->sock, q[i].head, q[i].len, (i + 1 < n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+    if (rc < 0)
+        log_warn(NULL, "coreapp_unreachable", "requests=%zu reason=\"%s\"", n,
+                 zmq_strerror(zmq_errno()));
+    for (size_t i = 0; i < n; i++) {
+        if (rc < 0)
+            fail_queued(p, q[i].rid);
+        free(q[i].head);
+    }
+    free(q);
 }
 
 static void
@@ -150,6 +226,15 @@ readable_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void) fd;
     (void) what;
+    drain(arg);
+}
+
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    flush(arg);
     drain(arg);
 }
 
@@ -183,7 +268,7 @@ proxy_new(struct event_base *base, const char *endpoint, int timeout_ms)
     }
     zmq_getsockopt(p->sock, ZMQ_FD, &fd, &fdsz);
     p->readable = event_new(base, fd, EV_READ | EV_PERSIST, readable_cb, p);
-    p->kick = event_new(base, -1, 0, readable_cb, p);
+    p->kick = event_new(base, -1, 0, kick_cb, p);
     event_add(p->readable, NULL);
     log_info(NULL, "coreapp_endpoint", "endpoint=%s timeout_ms=%d", endpoint, timeout_ms);
     return p;
@@ -203,6 +288,9 @@ proxy_free(struct proxy *p)
             free(pd);
         }
     }
+    for (size_t i = 0; i < p->nout; i++)
+        free(p->out[i].head);
+    free(p->out);
     if (p->readable)
         event_free(p->readable);
     if (p->kick)
@@ -227,14 +315,25 @@ proxy_call(struct proxy *p, struct wire_request *req, const void *blob, size_t b
     gettimeofday(&now, NULL);
     req->deadline_ms = (int64_t) now.tv_sec * 1000 + now.tv_usec / 1000 + p->timeout_ms;
     head = wire_request_encode(req, &len);
-    rc = zmq_send(p->sock, head, len, ZMQ_DONTWAIT | (blob ? ZMQ_SNDMORE : 0));
-    if (rc >= 0 && blob != NULL)
-        rc = zmq_send(p->sock, blob, blob_len, ZMQ_DONTWAIT);
-    free(head);
-    if (rc < 0) {
-        log_warn(req->rid, "coreapp_unreachable", "reason=\"%s\"", zmq_strerror(zmq_errno()));
-        answer_error(cb, arg, req->rid, ERR_SERVICE_NOT_READY, "coreapp is not reachable");
-        return;
+    if (blob == NULL) {
+        if (p->nout == p->capout) {
+            p->capout = p->capout ? 2 * p->capout : 64;
+            p->out = xrealloc(p->out, p->capout * sizeof(*p->out));
+        }
+        p->out[p->nout].head = head;
+        p->out[p->nout].len = len;
+        memcpy(p->out[p->nout].rid, req->rid, sizeof(p->out[p->nout].rid));
+        p->nout++;
+    } else {
+        rc = zmq_send(p->sock, head, len, ZMQ_DONTWAIT | ZMQ_SNDMORE);
+        if (rc >= 0)
+            rc = zmq_send(p->sock, blob, blob_len, ZMQ_DONTWAIT);
+        free(head);
+        if (rc < 0) {
+            log_warn(req->rid, "coreapp_unreachable", "reason=\"%s\"", zmq_strerror(zmq_errno()));
+            answer_error(cb, arg, req->rid, ERR_SERVICE_NOT_READY, "coreapp is not reachable");
+            return;
+        }
     }
     pd = xcalloc(1, sizeof(*pd));
     pd->proxy = p;
@@ -246,9 +345,10 @@ proxy_call(struct proxy *p, struct wire_request *req, const void *blob, size_t b
     pd->next = p->buckets[rid_bucket(pd->rid)];
     p->buckets[rid_bucket(pd->rid)] = pd;
     p->inflight++;
-    /* A send can consume the edge that announced a pending reply, so the
-     * socket is drained again, once for all the sends of this loop turn: an
-     * empty drain costs libzmq a getpid() and a poll(). */
+    /* Queued requests leave together at the end of this loop turn; a send
+     * can consume the edge that announced a pending reply, so the socket is
+     * drained then too, once: an empty drain costs libzmq a getpid() and a
+     * poll(). */
     event_active(p->kick, 0, 0);
 }
 
