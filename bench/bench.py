@@ -205,6 +205,10 @@ def statements(st, n):
     out = psql(st, "SELECT round(wal_bytes / %d), round(wal_records::numeric / %d, 1), wal_fpi"
                    " FROM pg_stat_wal" % (n, n))
     print("  WAL bytes | records per message, full-page images: " + out.strip().replace("|", " | "))
+    out = psql(st, "SELECT wal_sync, round((wal_sync_time / greatest(wal_sync, 1))::numeric, 3),"
+                   " wal_write, round((wal_write_time / greatest(wal_write, 1))::numeric, 3)"
+                   " FROM pg_stat_wal")
+    print("  WAL syncs | mean ms, writes | mean ms: " + out.strip().replace("|", " | "))
 
 
 STACK = None
@@ -216,7 +220,8 @@ def main():
     env = {"WA_LOG_LEVEL": "warn", "WA_COREAPP_TIMEOUT_MS": "10000"}
     if PGSS:    # read by scripts/pg.sh
         os.environ["WA_PG_EXTRA_CONF"] = ("shared_preload_libraries = 'pg_stat_statements'\n"
-                                          "pg_stat_statements.track_planning = on")
+                                          "pg_stat_statements.track_planning = on\n"
+                                          "track_wal_io_timing = on")
     st = STACK = Stack(extra_env=env)
     try:
         st.start_all()
