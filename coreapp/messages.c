@@ -38,7 +38,7 @@ static const char INSERT_SQL[] =
     "INSERT INTO messages (id, direction, peer, recipient_type, type, payload, status)"
     " SELECT b.i, 'outbound', b.t, CASE WHEN b.g THEN 'group' ELSE 'individual' END,"
     "        b.y, b.p, 'accepted'"
-    " FROM json_to_recordset($1::json) AS b(i text, t text, g boolean, y text, p jsonb)";
+    " FROM json_to_recordset($1::json) AS b(i text, t text, g boolean, y text, p json)";
 
 /* seq of the newest message committed before this process: the sender
  * re-submits older ones still 'accepted'. First query on the connection, so

@@ -97,7 +97,7 @@ static const char STATUS_SQL[] =
 static const char INBOUND_SQL[] =
     "WITH ev AS ("
     "  SELECT * FROM json_to_recordset($1::json)"
-    "         AS e(n int, id text, peer text, type text, msg jsonb, cb text, kind text)),"
+    "         AS e(n int, id text, peer text, type text, msg json, cb text, kind text)),"
     " ins AS (INSERT INTO messages (id, direction, peer, type, payload, status)"
     "         SELECT id, 'inbound', peer, type, msg, 'received' FROM ev ORDER BY n"
     "         ON CONFLICT (id) DO NOTHING RETURNING id),"
