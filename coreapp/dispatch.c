@@ -254,6 +254,7 @@ recv_requests(struct dispatch *d)
     zmq_msg_t        identity, first, part;
     int              more = 0;
     size_t           sz = sizeof(more);
+    bool             batch = false;
     struct core_req *req;
 
     zmq_msg_init(&identity);
@@ -265,37 +266,28 @@ recv_requests(struct dispatch *d)
     zmq_getsockopt(d->sock, ZMQ_RCVMORE, &more, &sz);
     if (more && zmq_msg_recv(&first, d->sock, 0) >= 0) {
         zmq_getsockopt(d->sock, ZMQ_RCVMORE, &more, &sz);
-        if (zmq_msg_size(&first) == 0) {    /* a batch */
-            while (more) {
-                zmq_msg_init(&part);
-                if (zmq_msg_recv(&part, d->sock, 0) < 0) {
-                    zmq_msg_close(&part);
-                    break;
-                }
-                zmq_getsockopt(d->sock, ZMQ_RCVMORE, &more, &sz);
-                if ((req = request_new(d, &identity, &part, NULL)) != NULL)
-                    handle(d, req);
-                zmq_msg_close(&part);
-            }
-        } else {
+        batch = zmq_msg_size(&first) == 0;
+        if (!batch) {                       /* one header, then its binary frame if any */
             bool has_blob = false;
 
             zmq_msg_init(&part);
-            if (more) {
-                has_blob = zmq_msg_recv(&part, d->sock, 0) >= 0;
+            if (more && (has_blob = zmq_msg_recv(&part, d->sock, 0) >= 0))
                 zmq_getsockopt(d->sock, ZMQ_RCVMORE, &more, &sz);
-            }
             if ((req = request_new(d, &identity, &first, has_blob ? &part : NULL)) != NULL)
                 handle(d, req);
             zmq_msg_close(&part);
         }
     }
-    while (more) {                          /* extra frames are ignored */
+    /* the rest: a batch's headers, or frames beyond a request, ignored */
+    while (more) {
         zmq_msg_init(&part);
-        if (zmq_msg_recv(&part, d->sock, 0) < 0)
-            more = 0;
-        else
-            zmq_getsockopt(d->sock, ZMQ_RCVMORE, &more, &sz);
+        if (zmq_msg_recv(&part, d->sock, 0) < 0) {
+            zmq_msg_close(&part);
+            break;
+        }
+        zmq_getsockopt(d->sock, ZMQ_RCVMORE, &more, &sz);
+        if (batch && (req = request_new(d, &identity, &part, NULL)) != NULL)
+            handle(d, req);
         zmq_msg_close(&part);
     }
     zmq_msg_close(&first);

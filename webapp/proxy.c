@@ -125,40 +125,29 @@ handle_reply(struct proxy *p, zmq_msg_t *head, zmq_msg_t *blob)
 static void
 recv_rest(struct proxy *p, zmq_msg_t *first)
 {
-    int     more = 0;
-    size_t  sz = sizeof(more);
-    bool    batch;
+    zmq_msg_t next;
+    int       more = 0;
+    size_t    sz = sizeof(more);
+    bool      batch = zmq_msg_size(first) == 0;
 
     zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &sz);
-    batch = more && zmq_msg_size(first) == 0;
-    if (!more || batch) {
-        if (!batch)
-            handle_reply(p, first, NULL);
-        while (more) {
-            zmq_msg_t head;
-            zmq_msg_init(&head);
-            if (zmq_msg_recv(&head, p->sock, 0) < 0) {
-                zmq_msg_close(&head);
-                return;
-            }
-            handle_reply(p, &head, NULL);
-            zmq_msg_close(&head);
-            zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &sz);
-        }
+    if (!more) {
+        handle_reply(p, first, NULL);
         return;
     }
-    zmq_msg_t blob;
-    zmq_msg_init(&blob);
-    if (zmq_msg_recv(&blob, p->sock, 0) >= 0)
-        handle_reply(p, first, &blob);
-    zmq_msg_close(&blob);
-    /* discard anything beyond two frames */
-    for (zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &sz); more;
-         zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &sz)) {
-        zmq_msg_t extra;
-        zmq_msg_init(&extra);
-        zmq_msg_recv(&extra, p->sock, 0);
-        zmq_msg_close(&extra);
+    while (more) {
+        zmq_msg_init(&next);
+        if (zmq_msg_recv(&next, p->sock, 0) < 0) {
+            zmq_msg_close(&next);
+            return;
+        }
+        if (batch)
+            handle_reply(p, &next, NULL);
+        else if (first != NULL)             /* its binary frame; any further one is dropped */
+            handle_reply(p, first, &next);
+        first = NULL;
+        zmq_msg_close(&next);
+        zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &sz);
     }
 }
 
