@@ -59,8 +59,10 @@
  *              "conversation"?:{"id","expiration_timestamp"?,"origin":{"type"}},
  *              "pricing"?:{"billable","pricing_model":"CBP","category"}}}
  *              (conversation/pricing on sent/delivered/read: spec/WEBHOOKS.md §5)
- *             {"eid","statuses":[<status>,...]}  several statuses one message
- *              went through at once (sent, delivered, read), in that order
+ *             {"eid","statuses":[<status>,...]}  several statuses at once: all
+ *              the network had for this client in one loop turn, of one or
+ *              many messages, each message's in the order it went through
+ *              them (sent, delivered, read); confirmed once, for all
  *   inbound   {"eid","message":{"from","id","timestamp","type",...},
  *              "contact":{"profile":{"name"},"wa_id"}}  (no contact with a
  *              "system" message, e.g. user_changed_number)

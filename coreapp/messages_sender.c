@@ -30,7 +30,7 @@
 #define RESUBMIT_PAGE   500
 #define RETRY_MS        1000
 /* A status statement starts at most every STATUS_PACE_MS, unless its batch
- * already holds STATUS_BATCH_FULL events. Each execution has a fixed cost
+ * already holds STATUS_BATCH_FULL statuses (an event may carry many). Each execution has a fixed cost
  * (planning, a commit) that batches of a few tens of messages paid again and
  * again: pacing measured ~15 us less PostgreSQL CPU per message under load.
  * Nobody waits on a status the way a sender waits for its 201; a callback
@@ -794,7 +794,7 @@ status_due(struct messages_sender *s)
     struct timeval tv;
 
     if (waited_us >= STATUS_PACE_MS * 1000 ||
-        json_array_size(s->open[EVK_STATUS].eids) >= STATUS_BATCH_FULL) {
+        s->open[EVK_STATUS].events >= STATUS_BATCH_FULL) {
         s->status_started_us = now;
         return true;
     }

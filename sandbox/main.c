@@ -90,8 +90,8 @@ main(int argc, char **argv)
 done:
     daemon_free(d);
     control_free(sb.control);
+    network_free(sb.net);           /* first: it may still queue events on the link */
     link_free(sb.link);
-    network_free(sb.net);
     store_close(sb.store);
     if (sb.base)
         event_base_free(sb.base);

@@ -44,14 +44,31 @@
  *   outbox     <eid> -> {"to": business, "frame": event}: events not yet
  *              confirmed by the business (netproto.h event_ack) */
 
+/* The statuses a message just went through, as JSON text (priced_text()). */
+struct statuses {
+    struct jbuf text;            /* status objects, comma-separated */
+    int         count;
+};
+
+/* The statuses told to one business during a turn: one event at its end. */
+struct told {
+    char           *business;
+    char            eid[24];     /* reserved when the first status came */
+    struct statuses st;
+};
+
 struct network {
     struct sandbox *sb;
     struct store   *st;
     struct event   *tick;
     struct event   *commit;       /* ends the turn that turn_begin() opened */
     bool            in_turn;
+    struct told    *told;         /* this turn's, one per business (tell()) */
+    size_t          ntold, told_cap;
     unsigned char   secret[32];
 };
+
+static void emit_told(struct network *n);
 
 /* ---- turns ---------------------------------------------------------------------- */
 
@@ -80,6 +97,7 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
     (void) what;
     if (!n->in_turn)
         return;
+    emit_told(n);
     n->in_turn = false;
     store_release(n->st);
     link_release(n->sb->link);
@@ -192,25 +210,17 @@ new_message_id(struct network *n, char *out, size_t size)
 
 /* ---- events owed to businesses ---------------------------------------------- */
 
-/* The statuses a message just went through, as JSON text (priced_text()). */
-struct statuses {
-    struct jbuf text;            /* status objects, comma-separated */
-    int         count;
-};
-
-/* Queues event t for business wa_id, with the JSON members (text without
- * braces, may be empty) beside "eid", and sends it now if the business is
- * online. Kept until the business confirms it, as the encoded frame (a
- * string: encoded once, for the link and the journal alike). */
+/* Queues event eid, of type t, for business wa_id, with the JSON members
+ * (text without braces, may be empty) beside "eid", and sends it now if the
+ * business is online. Kept until the business confirms it, as the encoded
+ * frame (a string: encoded once, for the link and the journal alike). */
 static void
-emit_members(struct network *n, const char *business, const char *t, const char *members,
-             size_t len)
+emit_as(struct network *n, const char *eid, const char *business, const char *t,
+        const char *members, size_t len)
 {
     struct jbuf f = JBUF_INIT;
-    char        eid[32];
     json_t     *kept;
 
-    snprintf(eid, sizeof(eid), "%lld", (long long) next_counter(n, "event"));
     jbuf_adds(&f, "{\"v\":");
     jbuf_int(&f, NETPROTO_VERSION);
     jbuf_adds(&f, ",\"t\":");
@@ -230,6 +240,23 @@ emit_members(struct network *n, const char *business, const char *t, const char 
     json_object_set_new_nocheck(kept, "frame", json_stringn_nocheck(f.p, f.len));
     store_put(n->st, "outbox", eid, kept);
     jbuf_free(&f);
+}
+
+static void
+new_eid(struct network *n, char *out, size_t size)
+{
+    snprintf(out, size, "%lld", (long long) next_counter(n, "event"));
+}
+
+/* emit_as() under the next eid. */
+static void
+emit_members(struct network *n, const char *business, const char *t, const char *members,
+             size_t len)
+{
+    char eid[24];
+
+    new_eid(n, eid, sizeof(eid));
+    emit_as(n, eid, business, t, members, len);
 }
 
 /* emit_members() with the fields of the object payload (taken). */
@@ -882,23 +909,89 @@ stamp(json_t *msg, const char *status)
 
 static void deliver(struct network *n, const char *id, json_t *msg, struct statuses *out);
 
-/* Tells business the statuses *st* (then emptied): one event for all of
- * them, so one entry to keep and one to confirm. */
+/* Sends st as one status event under eid ("status" for one, "statuses"). */
 static void
-tell(struct network *n, const char *business, struct statuses *st)
+emit_statuses(struct network *n, const char *eid, const char *business,
+              const struct statuses *st)
 {
     struct jbuf m = JBUF_INIT;
 
-    if (st->count > 0) {
-        jbuf_adds(&m, st->count == 1 ? "\"status\":" : "\"statuses\":[");
-        jbuf_add(&m, st->text.p, st->text.len);
-        if (st->count > 1)
-            jbuf_addc(&m, ']');
-        emit_members(n, business, "status", m.p, m.len);
-    }
+    jbuf_adds(&m, st->count == 1 ? "\"status\":" : "\"statuses\":[");
+    jbuf_add(&m, st->text.p, st->text.len);
+    if (st->count > 1)
+        jbuf_addc(&m, ']');
+    emit_as(n, eid, business, "status", m.p, m.len);
     jbuf_free(&m);
+}
+
+/* Tells business the statuses *st* (then emptied); the eid of the event
+ * that carries them goes to eid (size bytes; may be NULL). Within a turn
+ * they join the business's other statuses of the turn, sent as one event at
+ * its end (emit_told()): one entry to journal, keep and confirm for a
+ * turn's messages instead of one each. The event's eid is reserved now, so
+ * that a message knows its first event (do_send()). */
+static void
+tell(struct network *n, const char *business, struct statuses *st, char *eid, size_t size)
+{
+    struct told *t = NULL;
+
+    if (st->count == 0)
+        goto done;
+    if (!n->in_turn) {
+        char own[24];
+
+        new_eid(n, own, sizeof(own));
+        emit_statuses(n, own, business, st);
+        if (eid != NULL)
+            snprintf(eid, size, "%s", own);
+        goto done;
+    }
+    for (size_t i = 0; i < n->ntold && t == NULL; i++)
+        if (strcmp(n->told[i].business, business) == 0)
+            t = &n->told[i];
+    if (t == NULL) {
+        if (n->ntold == n->told_cap) {
+            n->told_cap = n->told_cap ? 2 * n->told_cap : 4;
+            n->told = xrealloc(n->told, n->told_cap * sizeof(*n->told));
+        }
+        t = &n->told[n->ntold++];
+        t->business = xstrdup(business);
+        new_eid(n, t->eid, sizeof(t->eid));
+        t->st.text = (struct jbuf) JBUF_INIT;
+        t->st.count = 0;
+    }
+    if (t->st.count > 0)
+        jbuf_addc(&t->st.text, ',');
+    jbuf_add(&t->st.text, st->text.p, st->text.len);
+    t->st.count += st->count;
+    if (eid != NULL)
+        snprintf(eid, size, "%s", t->eid);
+done:
     jbuf_free(&st->text);
     st->count = 0;
+}
+
+/* Ends the turn's telling: each business's statuses leave as one event. */
+static void
+emit_told(struct network *n)
+{
+    for (size_t i = 0; i < n->ntold; i++) {
+        emit_statuses(n, n->told[i].eid, n->told[i].business, &n->told[i].st);
+        jbuf_free(&n->told[i].st.text);
+        free(n->told[i].business);
+    }
+    n->ntold = 0;
+}
+
+/* Whether the business may not have heard of event eid yet: kept in the
+ * outbox, or reserved for this turn's statuses (tell()). */
+static bool
+event_unconfirmed(struct network *n, const char *eid)
+{
+    for (size_t i = 0; i < n->ntold; i++)
+        if (strcmp(n->told[i].eid, eid) == 0)
+            return true;
+    return store_get(n->st, "outbox", eid) != NULL;
 }
 
 /* A message the network is done changing for now is kept as its journal
@@ -935,7 +1028,7 @@ forget_oldest(struct network *n, const char *coll)
             /* a cooled message's stub is its first_eid (cool()) */
             first = json_is_object(v) ? str_field(v, "first_eid") : json_string_value(v);
             if (store_get(n->st, "pending", id) != NULL ||
-                (first != NULL && store_get(n->st, "outbox", first) != NULL))
+                (first != NULL && event_unconfirmed(n, first)))
                 return;                   /* newer ones wait behind it: order is kept */
         }
         store_del(n->st, coll, id);
@@ -963,7 +1056,7 @@ tell_again(struct network *n, const char *business, const char *id, json_t *msg)
         struct statuses out = { JBUF_INIT, 0 };
 
         priced_text(&out, id, status, to, msg);
-        tell(n, business, &out);
+        tell(n, business, &out, NULL, 0);
     }
 }
 
@@ -1025,6 +1118,9 @@ do_send(struct network *n, struct link_session *s, json_t *f)
         stat_add(n, "failed", 1);
         json_object_set(msg, "errors", json_object_get(st, "errors"));   /* for tell_again() */
         emit(n, business, "status", json_pack("{s:o}", "status", st));
+        /* the event just emitted for it: the counter's value (emit_members()) */
+        snprintf(first, sizeof(first), "%lld",
+                 (long long) json_integer_value(json_object_get(meta(n, "counters"), "event")));
     } else {
         struct statuses out = { JBUF_INIT, 0 };
         json_int_t      delay = setting_int(n, "delivery_delay_ms");
@@ -1037,11 +1133,8 @@ do_send(struct network *n, struct link_session *s, json_t *f)
         else
             store_put(n->st, "pending", id,
                       json_pack("{s:I}", "due", (json_int_t) (clock_wall_ms() + delay)));
-        tell(n, business, &out);
+        tell(n, business, &out, first, sizeof(first));
     }
-    /* the event just emitted for it: the counter's value (emit_members()) */
-    snprintf(first, sizeof(first), "%lld",
-             (long long) json_integer_value(json_object_get(meta(n, "counters"), "event")));
     json_object_set_new(msg, "first_eid", json_string(first));
     store_save(n->st, "messages", id);
     cool(n, id, msg);
@@ -1094,7 +1187,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
             struct statuses out = { JBUF_INIT, 0 };
 
             deliver(n, id, msg, &out);
-            tell(n, str_field(msg, "from"), &out);
+            tell(n, str_field(msg, "from"), &out, NULL, 0);
             cool(n, id, msg);
         }
         store_del(n->st, "pending", id);
@@ -1169,7 +1262,7 @@ network_ctl_customer_read(struct network *n, const char *param, json_t *body, js
     }
     if (strcmp(str_field(m, "status"), "delivered") == 0)
         advance(n, id, m, "read", &statuses);
-    tell(n, str_field(m, "from"), &statuses);
+    tell(n, str_field(m, "from"), &statuses, NULL, 0);
     *out = json_pack("{s:s, s:s}", "id", id, "status", "read");
     return 200;
 }
@@ -1893,5 +1986,7 @@ network_free(struct network *n)
         event_free(n->tick);
     if (n->commit)
         event_free(n->commit);      /* a turn still open is journalled by store_close() */
+    emit_told(n);                   /* a turn still open: its events into the outbox */
+    free(n->told);
     free(n);
 }

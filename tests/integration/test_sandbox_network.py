@@ -2,6 +2,9 @@
 customer's view, acks and delivery, reads, the 24-hour window, templates, numbers not on
 WhatsApp, settings and the control API's own errors. (What the business's webhooks show
 is the messaging tests' business; here the sandbox's side is checked.)"""
+import concurrent.futures
+import json
+import os
 import time
 
 import pytest
@@ -146,6 +149,59 @@ def test_state_survives_restart(admin, sbm, stack):
     assert received(sbm, "16315551002")[0]["text"] == {"body": "hello Jane"}
     assert any(t["name"] == "welcome" for t in sbm.get("/templates").json()["templates"])
     assert sbm.get("/customers/16315551099").json()["on_whatsapp"] is False
+
+
+def outbox_journal(stack):
+    """The sandbox's status events as its journal has them: [(eid, frame)] of each put,
+    and the eids deleted (confirmed by the business), in journal order."""
+    puts, confirmed = [], set()
+    with open(os.path.join(stack.tmp, "sandbox", "state.jsonl")) as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec["c"] != "outbox":
+                continue
+            if rec.get("d"):
+                confirmed.add(rec["k"])
+            else:
+                puts.append((rec["k"], json.loads(rec["v"]["frame"])))
+    return puts, confirmed
+
+
+def test_statuses_of_one_turn_travel_as_one_event(admin, sbm, stack):
+    """What the network has to tell a business in one turn of its loop (here: the
+    statuses of messages sent together) leaves as one status event, journalled, kept and
+    confirmed once, instead of one per message. Every message still gets each of its
+    statuses, in order, and every event is confirmed."""
+    sbm.customer("16315551040", "Lee")
+    assert sbm.post("/customers/16315551040/messages",
+                    {"to": BIZ, "type": "text", "text": {"body": "hi"}}).status_code == 201
+    token = admin.session.headers["Authorization"].split()[1]
+    clients = [admin.as_token(token) for _ in range(16)]
+    with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+        ids = list(pool.map(lambda k: send(clients[k % len(clients)], {
+            "to": "16315551040", "type": "text", "text": {"body": "together %d" % k}}),
+            range(64)))
+    for c in clients[1:]:
+        c.session.close()
+    wait_for(lambda: admin.stack.psql(
+        "SELECT count(*) FROM messages WHERE status = 'delivered' AND id IN (%s)"
+        % ",".join("'%s'" % i for i in ids)) == "64", 15, "all 64 delivered in the database")
+
+    def all_confirmed():
+        puts, confirmed = outbox_journal(stack)
+        mine = [(eid, f) for eid, f in puts if f["t"] == "status" and
+                any(s["id"] in ids for s in f.get("statuses", [f.get("status")]))]
+        return (puts, mine) if all(eid in confirmed for eid, _ in mine) else None
+    puts, mine = wait_for(all_confirmed, 10, "every status event confirmed")
+    seen = {}
+    for eid, frame in mine:
+        assert frame["eid"] == eid
+        for st in frame.get("statuses", [frame.get("status")]):
+            seen.setdefault(st["id"], []).append(st["status"])
+    assert seen == {i: ["sent", "delivered"] for i in ids}
+    # 64 messages from 16 connections at once: fewer events than messages
+    assert len(mine) < len(ids), [len(f.get("statuses", [1])) for _, f in mine]
+    assert max(len(f.get("statuses", [1])) for _, f in mine) > 2
 
 
 def test_keep_messages_bounds_what_the_network_remembers(admin, sbm):
