@@ -123,7 +123,14 @@ static const char OUTBOX_SQL[] =
  * one already visible. An inbound row can (another connection), which is
  * why the newest inbound seq is not a safe place to stop. Reads the rows of
  * the stretch through the seq index; writes only when the watermark moves,
- * so an idle coreapp syncs nothing. */
+ * so an idle coreapp syncs nothing.
+ *
+ * "One lies beyond" is the first such row in seq order, not EXISTS: for an
+ * EXISTS over a bound the planner can't see (it comes from the watermark's
+ * row), it chose a scan of the whole table, which finds nothing when the
+ * watermark is at the top -- the case of every idle coreapp, four times a
+ * second (~25 ms for 150,000 messages). ORDER BY seq LIMIT 1 walks the
+ * index from the bound. */
 #define WM_LO "(SELECT seq FROM outbox_watermark)"
 #define WM_HI "(SELECT seq FROM outbox_watermark) + $1::bigint"
 static const char WATERMARK_SQL[] =
@@ -132,8 +139,8 @@ static const char WATERMARK_SQL[] =
     "       AND m.direction = 'outbound' AND m.status = 'accepted' ORDER BY m.seq LIMIT 1),"
     "    (SELECT max(m.seq) FROM messages m WHERE m.seq > " WM_LO " AND m.seq <= " WM_HI
     "       AND m.direction = 'outbound'),"
-    "    (SELECT " WM_HI " WHERE EXISTS (SELECT 1 FROM messages m"
-    "       WHERE m.seq > " WM_HI " AND m.direction = 'outbound')),"
+    "    (SELECT " WM_HI " FROM (SELECT 1 FROM messages m"
+    "       WHERE m.seq > " WM_HI " AND m.direction = 'outbound' ORDER BY m.seq LIMIT 1) beyond),"
     "    " WM_LO ") AS seq)"
     " UPDATE outbox_watermark SET seq = n.seq FROM n"
     " WHERE outbox_watermark.seq <> n.seq";     /* unmoved: no write, no commit to sync */
