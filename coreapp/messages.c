@@ -34,11 +34,15 @@
 #define MSG_ID_RANDOM   12          /* random bytes per id: 15 characters used */
 #define BATCH_MAX_MSGS  4096
 
+/* Returns the batch's highest seq: once committed, the outbox watermark may
+ * pass it (messages_sender_committed_upto()). */
 static const char INSERT_SQL[] =
-    "INSERT INTO messages (id, direction, peer, recipient_type, type, payload, status)"
+    "WITH ins AS (INSERT INTO messages (id, direction, peer, recipient_type, type, payload, status)"
     " SELECT b.i, 'outbound', b.t, CASE WHEN b.g THEN 'group' ELSE 'individual' END,"
     "        b.y, b.p, 'accepted'"
-    " FROM json_to_recordset($1::json) AS b(i text, t text, g boolean, y text, p json)";
+    " FROM json_to_recordset($1::json) AS b(i text, t text, g boolean, y text, p json)"
+    " RETURNING seq)"
+    " SELECT max(seq) FROM ins";
 
 /* seq of the newest message committed before this process: the sender
  * re-submits older ones still 'accepted'. First query on the connection, so
@@ -160,8 +164,12 @@ inserted_cb(const struct db_result *res, enum err_code err, void *arg)
 
     m->in_flight--;
     if (err == ERR_OK) {
+        const char *upto = db_result_get(res, 0, 0);
+
         m->counts.batches++;
         log_debug(NULL, "messages_committed", "count=%zu", b->n);
+        if (upto != NULL)
+            messages_sender_committed_upto(m->sender, strtoll(upto, NULL, 10));
     } else {
         log_warn(NULL, "messages_insert_failed", "count=%zu reason=\"%s\"", b->n,
                  res ? db_result_error(res) : "connection lost");

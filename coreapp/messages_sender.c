@@ -114,36 +114,31 @@ static const char OUTBOX_SQL[] =
     "   AND seq > greatest($1, (SELECT seq FROM outbox_watermark)) AND seq <= $2"
     " ORDER BY seq LIMIT 500";
 
-/* Moves the watermark up, looking at most $1 (WATERMARK_STEP) seqs past it:
- * to just below the first outbound row there still 'accepted'; else to the
- * last outbound row there; else, when the stretch holds no outbound row but
- * one lies beyond it, to its end. Only outbound rows count: they are all
- * inserted by one connection, one statement after the other
- * (coreapp/messages.c), so none still being inserted can have a seq below
- * one already visible. An inbound row can (another connection), which is
- * why the newest inbound seq is not a safe place to stop. Reads the rows of
- * the stretch through the seq index; writes only when the watermark moves,
- * so an idle coreapp syncs nothing.
+/* Moves the watermark up, looking at most $1 (WATERMARK_STEP) seqs past it
+ * and never past $2, a seq below which every outbound row is committed
+ * (messages_sender_committed_upto()): to just below the first outbound row
+ * there still 'accepted', else to the end of that stretch. Outbound rows are
+ * inserted by one connection only, one statement after the other
+ * (coreapp/messages.c), which reports each statement's highest seq once it
+ * has committed; a row beyond $2 may still be invisible, being inserted,
+ * and is not looked at. Inbound rows (another connection) don't matter
+ * here: the watermark is about outbound messages only.
  *
- * "One lies beyond" is the first such row in seq order, not EXISTS: for an
- * EXISTS over a bound the planner can't see (it comes from the watermark's
- * row), it chose a scan of the whole table, which finds nothing when the
- * watermark is at the top -- the case of every idle coreapp, four times a
- * second (~25 ms for 150,000 messages). ORDER BY seq LIMIT 1 walks the
- * index from the bound. */
+ * It reads at most one step of the seq index, whatever lies beyond. It once
+ * decided whether to move past a stretch without outbound rows by looking
+ * beyond it for one: over inbound rows that walked every one of them, four
+ * times a second, and when nothing lay beyond (an idle coreapp), the planner
+ * scanned the whole table (~25 ms for 150,000 messages). Writes only when
+ * the watermark moves, so an idle coreapp syncs nothing. */
 #define WM_LO "(SELECT seq FROM outbox_watermark)"
-#define WM_HI "(SELECT seq FROM outbox_watermark) + $1::bigint"
+#define WM_HI "least((SELECT seq FROM outbox_watermark) + $1::bigint, $2::bigint)"
 static const char WATERMARK_SQL[] =
     "WITH n AS MATERIALIZED (SELECT coalesce("
     "    (SELECT m.seq - 1 FROM messages m WHERE m.seq > " WM_LO " AND m.seq <= " WM_HI
     "       AND m.direction = 'outbound' AND m.status = 'accepted' ORDER BY m.seq LIMIT 1),"
-    "    (SELECT max(m.seq) FROM messages m WHERE m.seq > " WM_LO " AND m.seq <= " WM_HI
-    "       AND m.direction = 'outbound'),"
-    "    (SELECT " WM_HI " FROM (SELECT 1 FROM messages m"
-    "       WHERE m.seq > " WM_HI " AND m.direction = 'outbound' ORDER BY m.seq LIMIT 1) beyond),"
-    "    " WM_LO ") AS seq)"
+    "    " WM_HI ") AS seq)"
     " UPDATE outbox_watermark SET seq = n.seq FROM n"
-    " WHERE outbox_watermark.seq <> n.seq";     /* unmoved: no write, no commit to sync */
+    " WHERE outbox_watermark.seq < n.seq";      /* unmoved: no write, no commit to sync */
 
 static const char RECHECK_SQL[] =
     "SELECT seq, id, peer, payload::text FROM messages"
@@ -183,6 +178,7 @@ struct messages_sender {
     /* The outbox scan: hands over the 'accepted' rows with seq in
      * (scan_cursor, scan_upto], a page at a time, while the gateway has room. */
     int64_t         scan_upto;           /* -1 until the boundary is known */
+    int64_t         committed_upto;      /* outbound rows <= it are committed; -1: unknown */
     int64_t         scan_cursor;
     bool            scan_active;
     bool            page_in_flight;
@@ -399,7 +395,15 @@ void
 messages_sender_set_resubmit(struct messages_sender *s, int64_t upto)
 {
     scan_through(s, upto);
+    messages_sender_committed_upto(s, upto);    /* no insert of ours is older */
     scan_kick(s);
+}
+
+void
+messages_sender_committed_upto(struct messages_sender *s, int64_t upto)
+{
+    if (s->committed_upto < upto)
+        s->committed_upto = upto;
 }
 
 struct recheck {
@@ -901,14 +905,16 @@ static void
 watermark_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct messages_sender *s = arg;
-    const char             *step = WATERMARK_STEP;
+    char                    upto[24];
+    const char             *p[2] = { WATERMARK_STEP, upto };
 
     (void) fd;
     (void) what;
-    if (s->watermark_busy)
+    if (s->watermark_busy || s->committed_upto < 0)
         return;
     s->watermark_busy = true;
-    db_query_prepared(s->db, "watermark", WATERMARK_SQL, 1, &step, watermark_done, s);
+    snprintf(upto, sizeof(upto), "%lld", (long long) s->committed_upto);
+    db_query_prepared(s->db, "watermark", WATERMARK_SQL, 2, p, watermark_done, s);
 }
 
 struct messages_sender *
@@ -920,6 +926,7 @@ messages_sender_new(struct coreapp *app)
 
     s->app = app;
     s->scan_upto = -1;
+    s->committed_upto = -1;
     s->queue_max = (size_t) app->cfg.outbox_memory_max;
     s->recheck = json_array();
     for (int k = 0; k < EVK__COUNT; k++)

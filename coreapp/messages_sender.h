@@ -30,6 +30,10 @@ void messages_sender_free(struct messages_sender *s);       /* NULL is fine */
  * re-submit those still 'accepted' when the link is first up. Call once. */
 void messages_sender_set_resubmit(struct messages_sender *s, int64_t upto);
 
+/* Every outbound message with seq <= upto is committed (messages.c inserts
+ * them one statement after the other): the outbox watermark may pass them. */
+void messages_sender_committed_upto(struct messages_sender *s, int64_t upto);
+
 /* A committed outbound message: id, recipient wa_id or group id, and the
  * validated body (borrowed; the gateway copies it). */
 void messages_sender_submit(struct messages_sender *s, const char *id, const char *to,
