@@ -30,9 +30,10 @@
 #define RESUBMIT_PAGE   500
 #define RETRY_MS        1000
 /* A status statement starts at most every STATUS_PACE_MS, unless its batch
- * already holds STATUS_BATCH_FULL statuses (an event may carry many). Each execution has a fixed cost
- * (planning, a commit) that batches of a few tens of messages paid again and
- * again: pacing measured ~15 us less PostgreSQL CPU per message under load.
+ * already holds STATUS_BATCH_FULL statuses (an event may carry many). Each
+ * execution has a fixed cost (planning, a commit) that batches of a few tens
+ * of messages paid again and again: pacing measured ~15 us less PostgreSQL
+ * CPU per message under load.
  * Nobody waits on a status the way a sender waits for its 201; a callback
  * leaves at most this much later. */
 #define STATUS_PACE_MS     20

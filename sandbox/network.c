@@ -248,32 +248,32 @@ new_eid(struct network *n, char *out, size_t size)
     snprintf(out, size, "%lld", (long long) next_counter(n, "event"));
 }
 
-/* emit_as() under the next eid. */
+/* emit_as() with the fields of the object payload (taken). */
 static void
-emit_members(struct network *n, const char *business, const char *t, const char *members,
-             size_t len)
-{
-    char eid[24];
-
-    new_eid(n, eid, sizeof(eid));
-    emit_as(n, eid, business, t, members, len);
-}
-
-/* emit_members() with the fields of the object payload (taken). */
-static void
-emit(struct network *n, const char *business, const char *t, json_t *payload)
+emit_obj_as(struct network *n, const char *eid, const char *business, const char *t,
+            json_t *payload)
 {
     struct jbuf text = JBUF_INIT;
 
     if (!json_is_object(payload)) {          /* json_pack failed: no fields */
         json_decref(payload);
-        emit_members(n, business, t, "", 0);
+        emit_as(n, eid, business, t, "", 0);
         return;
     }
     jbuf_json(&text, payload);               /* "{...}": the members are inside */
     json_decref(payload);
-    emit_members(n, business, t, text.p + 1, text.len - 2);
+    emit_as(n, eid, business, t, text.p + 1, text.len - 2);
     jbuf_free(&text);
+}
+
+/* emit_obj_as() under the next eid. */
+static void
+emit(struct network *n, const char *business, const char *t, json_t *payload)
+{
+    char eid[24];
+
+    new_eid(n, eid, sizeof(eid));
+    emit_obj_as(n, eid, business, t, payload);
 }
 
 static void
@@ -1117,10 +1117,8 @@ do_send(struct network *n, struct link_session *s, json_t *f)
 
         stat_add(n, "failed", 1);
         json_object_set(msg, "errors", json_object_get(st, "errors"));   /* for tell_again() */
-        emit(n, business, "status", json_pack("{s:o}", "status", st));
-        /* the event just emitted for it: the counter's value (emit_members()) */
-        snprintf(first, sizeof(first), "%lld",
-                 (long long) json_integer_value(json_object_get(meta(n, "counters"), "event")));
+        new_eid(n, first, sizeof(first));
+        emit_obj_as(n, first, business, "status", json_pack("{s:o}", "status", st));
     } else {
         struct statuses out = { JBUF_INIT, 0 };
         json_int_t      delay = setting_int(n, "delivery_delay_ms");
