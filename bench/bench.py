@@ -183,6 +183,16 @@ def per_message(title, before, after, n):
           + "  = %.0f us CPU per message" % (sum(used.values()) / n * 1e6))
 
 
+def host_speed():
+    """MB/s of one core hashing 1 KB blocks (openssl speed, ~1 s): the shared host's speed
+    changes by a sixth within minutes, and every process's CPU per message with it, so
+    runs are compared at a known speed."""
+    r = subprocess.run(["openssl", "speed", "-seconds", "1", "-bytes", "1024", "sha256"],
+                       capture_output=True, text=True, timeout=30)
+    m = re.search(r"^sha256\s+([0-9.]+)k", r.stdout, re.M)
+    return "%.0f MB/s" % (float(m.group(1)) / 1000) if m else "unknown"
+
+
 def psql(st, sql):
     r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(st.pg_port), "-U", "wa", "-d", "wa",
                         "-Atc", sql], capture_output=True, text=True, timeout=30)
@@ -231,6 +241,7 @@ def main():
         print("stack: %s  wrk: %s threads, %s connections, %s; synchronous_commit=on"
               % (st.tmp, THREADS, CONNECTIONS, DURATION))
 
+        speed = host_speed()
         before = cpu_snapshot(st)
         delivered0 = sandbox_delivered()
         res = wrk("post_message.lua", st.url("/v1/messages"), {"WA_TOKEN": token, "WA_TO": CUSTOMER})
@@ -249,6 +260,8 @@ def main():
             left = unrecorded(st)
         t_recorded = time.monotonic() - t_stop
         settled = cpu_snapshot(st)
+        print("  host speed (one core, sha256 of 1 KB blocks): %s before the load, %s after"
+              % (speed, host_speed()))
         print("  delivered in the sandbox: %d of %d, %.2f s after the load stopped"
               % (got, accepted, t_delivered))
         print("  statuses recorded by the coreapp: %s, %.2f s after the load stopped"
