@@ -11,13 +11,17 @@
 #include "common/migrations.h"
 #include "common/xalloc.h"
 
+/* The least time between two connection attempts, on demand or by back-off. */
+#define RECONNECT_MIN_MS 100
+
 struct db_result {
     PGresult *pg;
 };
 
 struct db_query {
     struct db_query *next;
-    char            *sql;          /* NULL when executing a prepared statement */
+    char            *sql;          /* NULL when executing a prepared statement
+                                    * (kept while it waits for a connection) */
     char            *stmt;         /* prepared statement's name, or NULL */
     bool             prepare;      /* PQsendPrepare of sql as stmt (no params) */
     int              nparams;
@@ -50,8 +54,13 @@ struct db {
     struct event       *io;          /* on PQsocket(); recreated per connection */
     struct event       *retry;       /* reconnect timer */
     int                 backoff_ms;
+    int64_t             tried_us;    /* the last connection attempt began, or the
+                                      * connection was lost (RECONNECT_MIN_MS) */
     struct db_query    *head, *tail; /* head is in flight when DB_BUSY */
     size_t              queued;
+    /* Asked for while connecting: queued once connected, behind the
+     * connection's own queries (LISTENs, on_connect callbacks). */
+    struct db_query    *wait_head, *wait_tail;
     PGresult           *last;        /* result being collected for head */
     struct db_listener *listeners;
     struct db_stmt     *stmts;       /* prepared (or being) on the current connection */
@@ -193,6 +202,15 @@ fail_all(struct db *db)
 {
     while (db->head != NULL)
         query_finish(db, NULL, ERR_DATABASE);
+    while (db->wait_head != NULL) {
+        struct db_query *q = db->wait_head;
+
+        db->wait_head = q->next;
+        if (q->cb != NULL)
+            q->cb(NULL, ERR_DATABASE, q->arg);
+        query_free(q);
+    }
+    db->wait_tail = NULL;
 }
 
 /* ---- connection life ---------------------------------------------------- */
@@ -204,7 +222,8 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
-    db_connect_start(db);
+    if (db->state == DB_DOWN)          /* else a query started one meanwhile */
+        db_connect_start(db);
 }
 
 /* Drops the connection, fails what was queued (callers are waiting for an
@@ -215,7 +234,7 @@ db_lost(struct db *db, const char *why)
     struct timeval tv;
     char           q[256];
 
-    if (db->state != DB_CONNECTING || db->backoff_ms <= 100)
+    if (db->state != DB_CONNECTING || db->backoff_ms <= RECONNECT_MIN_MS)
         log_warn(NULL, "db_down", "db=%s reason=\"%s\" retry_ms=%d", db->name,
                  log_quote(why, q, sizeof(q)), db->backoff_ms);
     if (db->io != NULL) {
@@ -227,6 +246,9 @@ db_lost(struct db *db, const char *why)
     PQfinish(db->conn);
     db->conn = NULL;
     db->state = DB_DOWN;
+    /* a query the failed ones' callbacks make fails too, instead of
+     * connecting again from inside this function */
+    db->tried_us = clock_mono_us();
     stmt_forget(db, NULL);
     fail_all(db);
     tv.tv_sec = db->backoff_ms / 1000;
@@ -279,6 +301,45 @@ enqueue(struct db *db, struct db_query *q)
     db->queued++;
 }
 
+/* Queues q (an execution of q->stmt when set), preceded by the statement's
+ * preparation if this connection has not prepared it yet. */
+static void
+enqueue_prepared(struct db *db, struct db_query *q)
+{
+    if (q->stmt != NULL && !stmt_known(db, q->stmt)) {
+        struct db_stmt  *s = xcalloc(1, sizeof(*s));
+        struct db_query *p = xcalloc(1, sizeof(*p));
+
+        s->name = xstrdup(q->stmt);
+        s->next = db->stmts;
+        db->stmts = s;
+        p->sql = q->sql;
+        p->stmt = xstrdup(q->stmt);
+        p->prepare = true;
+        p->nparams = q->nparams;
+        q->sql = NULL;
+        enqueue(db, p);
+    } else if (q->stmt != NULL) {
+        free(q->sql);                  /* an execution sends only the name */
+        q->sql = NULL;
+    }
+    enqueue(db, q);
+}
+
+/* The queries that waited for this connection, behind its own. */
+static void
+release_waiting(struct db *db)
+{
+    while (db->wait_head != NULL) {
+        struct db_query *q = db->wait_head;
+
+        db->wait_head = q->next;
+        q->next = NULL;
+        enqueue_prepared(db, q);
+    }
+    db->wait_tail = NULL;
+}
+
 static void
 issue_listen(struct db *db, struct db_listener *l, bool front)
 {
@@ -317,7 +378,7 @@ io_cb(evutil_socket_t fd, short what, void *arg)
             arm_io(db, EV_WRITE);
         } else if (st == PGRES_POLLING_OK) {
             db->state = DB_IDLE;
-            db->backoff_ms = 100;
+            db->backoff_ms = RECONNECT_MIN_MS;
             PQsetnonblocking(db->conn, 1);
             PQsetNoticeProcessor(db->conn, notice_cb, NULL);
             log_info(NULL, "db_up", "db=%s", db->name);
@@ -325,6 +386,7 @@ io_cb(evutil_socket_t fd, short what, void *arg)
                 issue_listen(db, l, false);
             for (int i = 0; i < db->n_on_connect; i++)
                 db->on_connect[i].cb(db->on_connect[i].arg);
+            release_waiting(db);
             arm_io(db, EV_READ | EV_PERSIST);
             db_send_next(db);
         } else {
@@ -384,6 +446,7 @@ io_cb(evutil_socket_t fd, short what, void *arg)
 static void
 db_connect_start(struct db *db)
 {
+    db->tried_us = clock_mono_us();
     db->conn = PQconnectStart(db->conninfo);
     if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD) {
         db->state = DB_CONNECTING;
@@ -431,7 +494,7 @@ db_new(struct event_base *base, const char *conninfo, const char *name)
     db->base = base;
     db->conninfo = xstrdup(conninfo);
     db->name = xstrdup(name);
-    db->backoff_ms = 100;
+    db->backoff_ms = RECONNECT_MIN_MS;
     db->retry = evtimer_new(base, retry_cb, db);
     db_connect_start(db);
     return db;
@@ -506,45 +569,57 @@ query_new(const char *sql, int nparams, const char *const *params, db_result_cb 
     return q;
 }
 
+/* A query while there is no connection: it waits for the attempt under way,
+ * or for one made now instead of at the end of the back-off (the server may
+ * well be back: a restart takes seconds, the back-off grows to 2 s), but at
+ * most one attempt per RECONNECT_MIN_MS however many queries come. Returns
+ * false (the query fails at once) when the last attempt failed just now. */
+static bool
+wait_for_connection(struct db *db, struct db_query *q)
+{
+    if (db->state == DB_DOWN && clock_mono_us() - db->tried_us >= RECONNECT_MIN_MS * 1000) {
+        evtimer_del(db->retry);
+        db_connect_start(db);
+    }
+    if (db->state != DB_CONNECTING)
+        return false;
+    if (db->wait_tail)
+        db->wait_tail->next = q;
+    else
+        db->wait_head = q;
+    db->wait_tail = q;
+    return true;
+}
+
+/* Queues q, or makes it wait for a connection, or fails it (then freed). */
+static void
+submit(struct db *db, struct db_query *q)
+{
+    if (db->state == DB_IDLE || db->state == DB_BUSY) {
+        enqueue_prepared(db, q);
+        db_send_next(db);
+    } else if (!wait_for_connection(db, q)) {
+        if (q->cb != NULL)
+            q->cb(NULL, ERR_DATABASE, q->arg);
+        query_free(q);
+    }
+}
+
 void
 db_query(struct db *db, const char *sql, int nparams, const char *const *params,
          db_result_cb cb, void *arg)
 {
-    if (db->state == DB_DOWN || db->state == DB_CONNECTING) {
-        if (cb != NULL)
-            cb(NULL, ERR_DATABASE, arg);
-        return;
-    }
-    enqueue(db, query_new(sql, nparams, params, cb, arg));
-    db_send_next(db);
+    submit(db, query_new(sql, nparams, params, cb, arg));
 }
 
 void
 db_query_prepared(struct db *db, const char *name, const char *sql, int nparams,
                   const char *const *params, db_result_cb cb, void *arg)
 {
-    struct db_query *q;
+    struct db_query *q = query_new(sql, nparams, params, cb, arg);
 
-    if (db->state == DB_DOWN || db->state == DB_CONNECTING) {
-        if (cb != NULL)
-            cb(NULL, ERR_DATABASE, arg);
-        return;
-    }
-    if (!stmt_known(db, name)) {
-        struct db_stmt *s = xcalloc(1, sizeof(*s));
-
-        s->name = xstrdup(name);
-        s->next = db->stmts;
-        db->stmts = s;
-        q = query_new(sql, nparams, NULL, NULL, NULL);
-        q->stmt = xstrdup(name);
-        q->prepare = true;
-        enqueue(db, q);
-    }
-    q = query_new(NULL, nparams, params, cb, arg);
     q->stmt = xstrdup(name);
-    enqueue(db, q);
-    db_send_next(db);
+    submit(db, q);
 }
 
 bool db_is_connected(const struct db *db)

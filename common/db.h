@@ -1,7 +1,8 @@
 /* db.h - PostgreSQL for an event loop: one connection per struct db, queries
  * queued FIFO and sent one at a time without blocking, reconnection with
- * back-off, LISTEN/NOTIFY. Plus the blocking start-up helpers (wait for the
- * server, create the database, apply migrations under an advisory lock).
+ * back-off (and at once when a query needs it), LISTEN/NOTIFY. Plus the
+ * blocking start-up helpers (wait for the server, create the database, apply
+ * migrations under an advisory lock).
  * The only file that includes <libpq-fe.h>; callers see struct db_result. */
 #ifndef COMMON_DB_H
 #define COMMON_DB_H
@@ -58,8 +59,10 @@ void db_on_connect(struct db *db, db_connect_cb cb, void *arg);
 void db_listen(struct db *db, const char *channel, db_notify_cb cb, void *arg);
 /* Queue a query ($1.. parameters as text, NULL for SQL NULL). With nparams 0,
  * sql may hold several statements. cb may be NULL. Never fails: a query that
- * can't run reaches cb with ERR_DATABASE, before db_query returns when
- * the connection is down. */
+ * can't run reaches cb with ERR_DATABASE. Without a connection, a query waits
+ * for the attempt under way, or starts one at once instead of waiting out
+ * the back-off; only when an attempt failed (or the connection was lost)
+ * less than 100 ms ago does it fail before db_query returns. */
 void db_query(struct db *db, const char *sql, int nparams, const char *const *params,
               db_result_cb cb, void *arg);
 /* db_query() for a statement that runs often (nparams >= 1): it is parsed and
