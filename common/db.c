@@ -13,6 +13,14 @@
 
 /* The least time between two connection attempts, on demand or by back-off. */
 #define RECONNECT_MIN_MS 100
+/* The longest a query waits for a connection attempt (which may go on for
+ * libpq's connect_timeout): a server that does not answer is an outage, and
+ * requests then fail in a second, not in five. */
+#define CONNECT_WAIT_MAX_MS 1000
+/* An attempt abandoned after this long. libpq's connect_timeout holds only
+ * for its blocking calls: driven by PQconnectPoll(), an attempt at a server
+ * that accepts and never answers would never end, nor would the retries. */
+#define CONNECT_TIMEOUT_MS 5000
 
 struct db_result {
     PGresult *pg;
@@ -52,7 +60,7 @@ struct db {
     PGconn             *conn;
     enum db_state       state;
     struct event       *io;          /* on PQsocket(); recreated per connection */
-    struct event       *retry;       /* reconnect timer */
+    struct event       *retry;       /* down: the next attempt; connecting: its end */
     int                 backoff_ms;
     int64_t             tried_us;    /* the last connection attempt began, or the
                                       * connection was lost (RECONNECT_MIN_MS) */
@@ -61,6 +69,7 @@ struct db {
     /* Asked for while connecting: queued once connected, behind the
      * connection's own queries (LISTENs, on_connect callbacks). */
     struct db_query    *wait_head, *wait_tail;
+    struct event       *wait_timer;  /* fails them after CONNECT_WAIT_MAX_MS */
     PGresult           *last;        /* result being collected for head */
     struct db_listener *listeners;
     struct db_stmt     *stmts;       /* prepared (or being) on the current connection */
@@ -73,6 +82,7 @@ struct db {
 };
 
 static void db_connect_start(struct db *db);
+static void db_lost(struct db *db, const char *why);
 static void notice_cb(void *arg, const char *message);
 static void db_send_next(struct db *db);
 
@@ -198,10 +208,9 @@ query_finish(struct db *db, PGresult *pg, enum err_code err)
 }
 
 static void
-fail_all(struct db *db)
+fail_waiting(struct db *db)
 {
-    while (db->head != NULL)
-        query_finish(db, NULL, ERR_DATABASE);
+    evtimer_del(db->wait_timer);
     while (db->wait_head != NULL) {
         struct db_query *q = db->wait_head;
 
@@ -213,6 +222,14 @@ fail_all(struct db *db)
     db->wait_tail = NULL;
 }
 
+static void
+fail_all(struct db *db)
+{
+    while (db->head != NULL)
+        query_finish(db, NULL, ERR_DATABASE);
+    fail_waiting(db);
+}
+
 /* ---- connection life ---------------------------------------------------- */
 
 static void
@@ -222,8 +239,18 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
-    if (db->state == DB_DOWN)          /* else a query started one meanwhile */
+    if (db->state == DB_DOWN)
         db_connect_start(db);
+    else if (db->state == DB_CONNECTING)
+        db_lost(db, "no answer to the connection attempt");
+}
+
+static void
+wait_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    fail_waiting(arg);                  /* the attempt itself goes on */
 }
 
 /* Drops the connection, fails what was queued (callers are waiting for an
@@ -330,6 +357,7 @@ enqueue_prepared(struct db *db, struct db_query *q)
 static void
 release_waiting(struct db *db)
 {
+    evtimer_del(db->wait_timer);
     while (db->wait_head != NULL) {
         struct db_query *q = db->wait_head;
 
@@ -377,6 +405,7 @@ io_cb(evutil_socket_t fd, short what, void *arg)
         } else if (st == PGRES_POLLING_WRITING) {
             arm_io(db, EV_WRITE);
         } else if (st == PGRES_POLLING_OK) {
+            evtimer_del(db->retry);
             db->state = DB_IDLE;
             db->backoff_ms = RECONNECT_MIN_MS;
             PQsetnonblocking(db->conn, 1);
@@ -446,6 +475,8 @@ io_cb(evutil_socket_t fd, short what, void *arg)
 static void
 db_connect_start(struct db *db)
 {
+    struct timeval give_up = { CONNECT_TIMEOUT_MS / 1000, CONNECT_TIMEOUT_MS % 1000 * 1000 };
+
     db->tried_us = clock_mono_us();
     db->conn = PQconnectStart(db->conninfo);
     if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD) {
@@ -456,6 +487,7 @@ db_connect_start(struct db *db)
     db->state = DB_CONNECTING;
     db->io = event_new(db->base, PQsocket(db->conn), EV_WRITE, io_cb, db);
     event_add(db->io, NULL);
+    evtimer_add(db->retry, &give_up);
 }
 
 static void
@@ -496,6 +528,7 @@ db_new(struct event_base *base, const char *conninfo, const char *name)
     db->name = xstrdup(name);
     db->backoff_ms = RECONNECT_MIN_MS;
     db->retry = evtimer_new(base, retry_cb, db);
+    db->wait_timer = evtimer_new(base, wait_timeout_cb, db);
     db_connect_start(db);
     return db;
 }
@@ -511,6 +544,7 @@ db_free(struct db *db)
     PQclear(db->last);
     PQfinish(db->conn);
     fail_all(db);
+    event_free(db->wait_timer);
     stmt_forget(db, NULL);
     while (db->listeners) {
         struct db_listener *l = db->listeners;
@@ -583,10 +617,14 @@ wait_for_connection(struct db *db, struct db_query *q)
     }
     if (db->state != DB_CONNECTING)
         return false;
-    if (db->wait_tail)
+    if (db->wait_tail) {
         db->wait_tail->next = q;
-    else
+    } else {
+        struct timeval tv = { CONNECT_WAIT_MAX_MS / 1000, CONNECT_WAIT_MAX_MS % 1000 * 1000 };
+
         db->wait_head = q;
+        evtimer_add(db->wait_timer, &tv);
+    }
     db->wait_tail = q;
     return true;
 }

@@ -60,9 +60,10 @@ void db_listen(struct db *db, const char *channel, db_notify_cb cb, void *arg);
 /* Queue a query ($1.. parameters as text, NULL for SQL NULL). With nparams 0,
  * sql may hold several statements. cb may be NULL. Never fails: a query that
  * can't run reaches cb with ERR_DATABASE. Without a connection, a query waits
- * for the attempt under way, or starts one at once instead of waiting out
- * the back-off; only when an attempt failed (or the connection was lost)
- * less than 100 ms ago does it fail before db_query returns. */
+ * (1 s at most) for the attempt under way, or starts one at once instead of
+ * waiting out the back-off; only when an attempt failed (or the connection
+ * was lost) less than 100 ms ago does it fail before db_query returns. An
+ * attempt the server does not answer is given up after 5 s. */
 void db_query(struct db *db, const char *sql, int nparams, const char *const *params,
               db_result_cb cb, void *arg);
 /* db_query() for a statement that runs often (nparams >= 1): it is parsed and
