@@ -207,19 +207,21 @@ query_finish(struct db *db, PGresult *pg, enum err_code err)
     query_free(q);
 }
 
+/* The list is taken whole first: what the callbacks ask for waits anew (or
+ * fails at once), instead of joining a list being taken apart. */
 static void
 fail_waiting(struct db *db)
 {
-    evtimer_del(db->wait_timer);
-    while (db->wait_head != NULL) {
-        struct db_query *q = db->wait_head;
+    struct db_query *q = db->wait_head, *next;
 
-        db->wait_head = q->next;
+    evtimer_del(db->wait_timer);
+    db->wait_head = db->wait_tail = NULL;
+    for (; q != NULL; q = next) {
+        next = q->next;
         if (q->cb != NULL)
             q->cb(NULL, ERR_DATABASE, q->arg);
         query_free(q);
     }
-    db->wait_tail = NULL;
 }
 
 static void
@@ -540,10 +542,16 @@ db_free(struct db *db)
         return;
     if (db->io)
         event_free(db->io);
-    event_free(db->retry);
+    db->io = NULL;
     PQclear(db->last);
+    db->last = NULL;
     PQfinish(db->conn);
+    db->conn = NULL;
+    /* what the failed queries' callbacks ask for fails at once */
+    db->state = DB_DOWN;
+    db->tried_us = clock_mono_us();
     fail_all(db);
+    event_free(db->retry);
     event_free(db->wait_timer);
     stmt_forget(db, NULL);
     while (db->listeners) {

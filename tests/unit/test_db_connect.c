@@ -183,12 +183,63 @@ test_a_silent_server_fails_queries_in_a_second_and_the_attempt_in_five(void **st
     event_base_free(c.base);
 }
 
+/* A failed query's callback that asks again (settings.c rolls back) is
+ * answered too: when the wait ends, and when the connection is freed. */
+struct asker {
+    struct event_base *base;
+    struct db         *db;
+    int                again, failed;
+};
+
+static void
+ask_again_cb(const struct db_result *res, enum err_code err, void *arg)
+{
+    struct asker *a = arg;
+
+    (void) res;
+    assert_int_equal(err, ERR_DATABASE);
+    a->failed++;
+    if (a->again > 0) {
+        a->again--;
+        db_query(a->db, "SELECT 2", 0, NULL, ask_again_cb, a);
+    } else {
+        event_base_loopbreak(a->base);
+    }
+}
+
+static void
+test_a_query_asked_by_a_failed_ones_callback_is_answered_too(void **state)
+{
+    struct timeval limit = { 4, 0 };
+    struct asker   a = { .again = 1 };
+    char           conninfo[160];
+    int            port = 0, listener = pgs_listen(8, &port);
+
+    (void) state;
+    assert_true(listener >= 0);
+    pgs_conninfo(conninfo, sizeof(conninfo), port);
+    a.base = event_base_new();
+    a.db = db_new(a.base, conninfo, "silent");
+    db_query(a.db, "SELECT 1", 0, NULL, ask_again_cb, &a);
+    event_base_loopexit(a.base, &limit);
+    event_base_dispatch(a.base);          /* each waits its second */
+    assert_int_equal(a.failed, 2);
+
+    a.again = 1;                          /* still connecting: this one waits too */
+    db_query(a.db, "SELECT 3", 0, NULL, ask_again_cb, &a);
+    db_free(a.db);                        /* it fails, and the one it asks for */
+    assert_int_equal(a.failed, 4);
+    close(listener);
+    event_base_free(a.base);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_query_asked_while_connecting_runs_after_the_connections_own),
         cmocka_unit_test(test_a_silent_server_fails_queries_in_a_second_and_the_attempt_in_five),
+        cmocka_unit_test(test_a_query_asked_by_a_failed_ones_callback_is_answered_too),
     };
 
     return cmocka_run_group_tests_name("db_connect", tests, NULL, NULL);
