@@ -331,9 +331,9 @@ enqueue(struct db *db, struct db_query *q)
 }
 
 /* Queues q (an execution of q->stmt when set), preceded by the statement's
- * preparation if this connection has not prepared it yet. */
+ * preparation, of sql, if this connection has not prepared it yet. */
 static void
-enqueue_prepared(struct db *db, struct db_query *q)
+enqueue_prepared(struct db *db, struct db_query *q, const char *sql)
 {
     if (q->stmt != NULL && !stmt_known(db, q->stmt)) {
         struct db_stmt  *s = xcalloc(1, sizeof(*s));
@@ -342,15 +342,11 @@ enqueue_prepared(struct db *db, struct db_query *q)
         s->name = xstrdup(q->stmt);
         s->next = db->stmts;
         db->stmts = s;
-        p->sql = q->sql;
+        p->sql = xstrdup(sql);
         p->stmt = xstrdup(q->stmt);
         p->prepare = true;
         p->nparams = q->nparams;
-        q->sql = NULL;
         enqueue(db, p);
-    } else if (q->stmt != NULL) {
-        free(q->sql);                  /* an execution sends only the name */
-        q->sql = NULL;
     }
     enqueue(db, q);
 }
@@ -365,7 +361,7 @@ release_waiting(struct db *db)
 
         db->wait_head = q->next;
         q->next = NULL;
-        enqueue_prepared(db, q);
+        enqueue_prepared(db, q, q->sql);
     }
     db->wait_tail = NULL;
 }
@@ -637,14 +633,19 @@ wait_for_connection(struct db *db, struct db_query *q)
     return true;
 }
 
-/* Queues q, or makes it wait for a connection, or fails it (then freed). */
+/* Queues q, or makes it wait for a connection, or fails it (then freed).
+ * sql: the statement q executes, when it is a prepared one. */
 static void
-submit(struct db *db, struct db_query *q)
+submit(struct db *db, struct db_query *q, const char *sql)
 {
     if (db->state == DB_IDLE || db->state == DB_BUSY) {
-        enqueue_prepared(db, q);
+        enqueue_prepared(db, q, sql);
         db_send_next(db);
-    } else if (!wait_for_connection(db, q)) {
+        return;
+    }
+    if (q->stmt != NULL)
+        q->sql = xstrdup(sql);          /* to prepare it once connected */
+    if (!wait_for_connection(db, q)) {
         if (q->cb != NULL)
             q->cb(NULL, ERR_DATABASE, q->arg);
         query_free(q);
@@ -655,17 +656,17 @@ void
 db_query(struct db *db, const char *sql, int nparams, const char *const *params,
          db_result_cb cb, void *arg)
 {
-    submit(db, query_new(sql, nparams, params, cb, arg));
+    submit(db, query_new(sql, nparams, params, cb, arg), NULL);
 }
 
 void
 db_query_prepared(struct db *db, const char *name, const char *sql, int nparams,
                   const char *const *params, db_result_cb cb, void *arg)
 {
-    struct db_query *q = query_new(sql, nparams, params, cb, arg);
+    struct db_query *q = query_new(NULL, nparams, params, cb, arg);
 
     q->stmt = xstrdup(name);
-    submit(db, q);
+    submit(db, q, sql);
 }
 
 bool db_is_connected(const struct db *db)
