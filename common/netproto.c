@@ -10,6 +10,15 @@ netproto_new(const char *type)
     return json_pack("{s:i, s:s}", "v", NETPROTO_VERSION, "t", type);
 }
 
+void
+netproto_begin(struct jbuf *b, const char *type)
+{
+    jbuf_adds(b, "{\"v\":");
+    jbuf_int(b, NETPROTO_VERSION);
+    jbuf_adds(b, ",\"t\":");
+    jbuf_str(b, type, strlen(type));
+}
+
 char *
 netproto_encode(const json_t *j, size_t *len)
 {

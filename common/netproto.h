@@ -75,6 +75,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "common/errors.h"
+#include "common/jsonbuf.h"
 
 #define NETPROTO_VERSION          1
 #define NETPROTO_SERVER_KEY_FILE  "server.pub"   /* Z85 public key, one line */
@@ -83,6 +84,10 @@
 
 /* {"v":NETPROTO_VERSION,"t":type}; new reference. */
 json_t *netproto_new(const char *type);
+/* Starts a frame written as text, where building a tree first would cost
+ * more than the frame: {"v":NETPROTO_VERSION,"t":type. The caller adds
+ * ,"member":value pairs and the closing brace. */
+void netproto_begin(struct jbuf *b, const char *type);
 /* Encodes j (borrowed) compactly; heap string, length in *len. */
 char *netproto_encode(const json_t *j, size_t *len);
 /* Parses one frame. Returns a new reference whose "t" is a string, or NULL

@@ -721,11 +721,38 @@ gateway_set_identity(struct gateway *gw, const struct gateway_identity *id)
     pump(gw);
 }
 
+/* The "send" frame of a message: the body's members with our id and the
+ * recipient as normalised. Written as text, not built as a tree first: this
+ * runs once per message. */
+static char *
+message_frame(const char *id, const char *to, const json_t *message, size_t *len)
+{
+    struct jbuf b = JBUF_INIT;
+    const char *k;
+    json_t     *v;
+
+    netproto_begin(&b, "send");
+    jbuf_adds(&b, ",\"id\":");
+    jbuf_str(&b, id, strlen(id));
+    jbuf_adds(&b, ",\"to\":");
+    jbuf_str(&b, to, strlen(to));
+    json_object_foreach((json_t *) message, k, v) {
+        if (strcmp(k, "v") == 0 || strcmp(k, "t") == 0 || strcmp(k, "id") == 0 ||
+            strcmp(k, "to") == 0)
+            continue;
+        jbuf_addc(&b, ',');
+        jbuf_str(&b, k, strlen(k));
+        jbuf_addc(&b, ':');
+        jbuf_json(&b, v);
+    }
+    jbuf_addc(&b, '}');
+    return jbuf_take(&b, len);
+}
+
 enum err_code
 gateway_send_message(struct gateway *gw, const char *id, const char *to, const json_t *message)
 {
     struct gw_out *o;
-    json_t        *frame;
     size_t         b;
 
     if (gw->wa_id == NULL)
@@ -734,12 +761,7 @@ gateway_send_message(struct gateway *gw, const char *id, const char *to, const j
         return ERR_OK;                  /* queued already (handed over twice by a rescan) */
     o = xcalloc(1, sizeof(*o));
     o->id = xstrdup(id);
-    frame = netproto_new("send");
-    json_object_update(frame, (json_t *) message);
-    json_object_set_new(frame, "id", json_string(id));
-    json_object_set_new(frame, "to", json_string(to));
-    o->buf = netproto_encode(frame, &o->len);
-    json_decref(frame);
+    o->buf = message_frame(id, to, message, &o->len);
     if (gw->nouts >= gw->out_buckets)
         out_hash_grow(gw);
     b = out_bucket(gw, id);

@@ -72,10 +72,20 @@
 /* Without callbacks (no webhook, or statuses nobody asked for): one UPDATE,
  * each row found by its primary key. Not the statement below with no rows
  * for wa_callbacks: an INSERT of no rows still fires that table's statement
- * trigger, whose NOTIFY would wake every webhook dispatcher for nothing. */
+ * trigger, whose NOTIFY would wake every webhook dispatcher for nothing.
+ *
+ * Its rows come in two parts (status_groups()): the ids ($1) with the index
+ * of their group ($2), and the groups ($3), the distinct rows without their
+ * id. A batch's messages mostly went through the same statuses in the same
+ * second, so a batch of hundreds holds one or two groups: PostgreSQL reads
+ * an array element per message instead of a JSON object, and evaluates the
+ * columns' expressions per group. An isolated run of 250-row batches:
+ * 6.5-8.1 us per message with one JSON object each, 5.5-5.7 us so. */
 static const char STATUS_NOCB_SQL[] =
     "WITH upd AS (UPDATE messages m" STATUS_SET
-    "  FROM " STATUS_ROWS
+    "  FROM (SELECT * FROM unnest($1::text[], $2::int[]) AS u(i, g)"
+    "        JOIN json_to_recordset($3::json) AS gr(g int, st text, r int, s bigint, d bigint,"
+    "             rd bigint, f bigint, code int, title text, details text) USING (g)) e"
     "  WHERE m.id = e.i AND m.direction = 'outbound' AND e.r > " STATUS_RANK("m.status")
     "  RETURNING 1)"
     " SELECT count(*), 0 FROM upd";
@@ -587,7 +597,12 @@ status_event_cb(struct gateway *gw, const char *eid, json_t *event, void *arg)
         schedule_flush(s);
         return;
     }
-    one = json_pack("{s:s, s:s, s:i}", "i", id, "st", status, "r", rank);
+    /* once per status: set one by one, without json_pack()'s format parsing
+     * and UTF-8 checks (these strings come from a parsed event) */
+    one = json_object();
+    json_object_set_new_nocheck(one, "i", json_string_nocheck(id));
+    json_object_set_new_nocheck(one, "st", json_string_nocheck(status));
+    json_object_set_new_nocheck(one, "r", json_integer(rank));
     if (ts_key != NULL)
         json_object_set_new(one, ts_key, json_integer((json_int_t) event_ts(event)));
     if (err != NULL && strcmp(status, "failed") == 0) {
@@ -818,11 +833,79 @@ status_due(struct messages_sender *s)
     return false;
 }
 
+/* s as an element of a PostgreSQL array literal: quoted, with " and \\
+ * escaped. */
+static void
+array_elem(struct jbuf *b, const char *s)
+{
+    jbuf_addc(b, '"');
+    for (const char *run = s;; s++) {
+        if (*s == '"' || *s == '\\' || *s == '\0') {
+            jbuf_add(b, run, (size_t) (s - run));
+            if (*s == '\0')
+                break;
+            jbuf_addc(b, '\\');
+            run = s;
+        }
+    }
+    jbuf_addc(b, '"');
+}
+
+/* The parameters of STATUS_NOCB_SQL from a batch's rows: the ids as a text[]
+ * literal, each one's group as an int[] literal, and the groups as JSON
+ * records: a row without its id, numbered in order of first appearance. */
+static void
+status_groups(const json_t *rows, struct jbuf *ids, struct jbuf *idx, struct jbuf *groups)
+{
+    json_t     *seen = json_object(), *row;
+    struct jbuf key = JBUF_INIT;
+    size_t      i, n = 0;
+
+    jbuf_addc(ids, '{');
+    jbuf_addc(idx, '{');
+    jbuf_addc(groups, '[');
+    json_array_foreach(rows, i, row) {
+        const char *k, *id;
+        json_t     *v, *g;
+
+        jbuf_reset(&key);
+        json_object_foreach(row, k, v)
+            if (strcmp(k, "i") != 0) {
+                jbuf_addc(&key, ',');
+                jbuf_str(&key, k, strlen(k));
+                jbuf_addc(&key, ':');
+                jbuf_json(&key, v);
+            }
+        jbuf_addc(&key, '\0');             /* an empty row: still a key */
+        if ((g = json_object_get(seen, key.p)) == NULL) {
+            g = json_integer((json_int_t) n);
+            json_object_set_new(seen, key.p, g);
+            jbuf_adds(groups, n > 0 ? ",{\"g\":" : "{\"g\":");
+            jbuf_int(groups, (long long) n);
+            jbuf_add(groups, key.p, key.len - 1);
+            jbuf_addc(groups, '}');
+            n++;
+        }
+        if (i > 0) {
+            jbuf_addc(ids, ',');
+            jbuf_addc(idx, ',');
+        }
+        id = json_string_value(json_object_get(row, "i"));
+        array_elem(ids, id != NULL ? id : "");
+        jbuf_int(idx, (long long) json_integer_value(g));
+    }
+    jbuf_addc(ids, '}');
+    jbuf_addc(idx, '}');
+    jbuf_addc(groups, ']');
+    jbuf_free(&key);
+    json_decref(seen);
+}
+
 static void
 flush_kind(struct messages_sender *s, enum ev_kind kind)
 {
     struct evflush *f;
-    const char     *p[2];
+    const char     *p[3];
     char           *text;
 
     if (s->in_flight[kind] || json_array_size(s->open[kind].eids) == 0)
@@ -835,14 +918,24 @@ flush_kind(struct messages_sender *s, enum ev_kind kind)
     f->b = s->open[kind];
     evbatch_init(&s->open[kind]);
     s->in_flight[kind] = true;
+    if (kind == EVK_STATUS && !f->b.callbacks) {
+        struct jbuf ids = JBUF_INIT, idx = JBUF_INIT, groups = JBUF_INIT;
+
+        status_groups(f->b.rows, &ids, &idx, &groups);
+        p[0] = ids.p;
+        p[1] = idx.p;
+        p[2] = groups.p;
+        db_query_prepared(s->db, "status_nocb", STATUS_NOCB_SQL, 3, p, events_done_cb, f);
+        jbuf_free(&ids);
+        jbuf_free(&idx);
+        jbuf_free(&groups);
+        return;
+    }
     text = jbuf_dumps(f->b.rows, NULL);
     p[0] = text;
     p[1] = webhook_kind_name(kind == EVK_STATUS ? WEBHOOK_STATUS_CHANGE : WEBHOOK_INBOUND_MESSAGE);
-    if (kind == EVK_STATUS && !f->b.callbacks)
-        db_query_prepared(s->db, "status_nocb", STATUS_NOCB_SQL, 1, p, events_done_cb, f);
-    else
-        db_query_prepared(s->db, kind == EVK_STATUS ? "status" : "inbound",
-                          kind == EVK_STATUS ? STATUS_SQL : INBOUND_SQL, 2, p, events_done_cb, f);
+    db_query_prepared(s->db, kind == EVK_STATUS ? "status" : "inbound",
+                      kind == EVK_STATUS ? STATUS_SQL : INBOUND_SQL, 2, p, events_done_cb, f);
     free(text);
 }
 

@@ -221,10 +221,7 @@ emit_as(struct network *n, const char *eid, const char *business, const char *t,
     struct jbuf f = JBUF_INIT;
     json_t     *kept;
 
-    jbuf_adds(&f, "{\"v\":");
-    jbuf_int(&f, NETPROTO_VERSION);
-    jbuf_adds(&f, ",\"t\":");
-    jbuf_str(&f, t, strlen(t));
+    netproto_begin(&f, t);
     jbuf_adds(&f, ",\"eid\":");
     jbuf_str(&f, eid, strlen(eid));
     if (len > 0) {

@@ -448,3 +448,42 @@ def test_kill9_during_a_burst_loses_no_acknowledged_message(user, stack):
                                  " IN ('accepted')" % ids) == "0", 30,
              "every acknowledged message to be sent")
     assert stack.log_contains("coreapp", "event=messages_resubmitted")
+
+
+def test_statuses_without_webhooks_are_recorded_per_message_in_shared_statements(user, stack):
+    """With no webhook, a status batch goes to PostgreSQL as ids with the index
+    of their group (the distinct status, times and error): delivered and
+    failed with two different codes, from concurrent sends that share
+    batches, each land on their own message."""
+    r = user.patch("/v1/settings/application", json={"webhooks": {"url": ""}})
+    assert r.status_code == 200, r.text
+    try:
+        plan = [CUSTOMER, FOREIGN, NOT_ON_WA, CLOSED] * 12
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            ids = list(pool.map(lambda to: send_ok(user, text(to, "grouped")), plan))
+        expect = {CUSTOMER: "delivered|", FOREIGN: "delivered|", NOT_ON_WA: "failed|1013",
+                  CLOSED: "failed|470"}
+
+        def recorded():
+            return all(row(stack, i, "status, error_code") == expect[to]
+                       for i, to in zip(ids, plan))
+        wait_for(recorded, 15, "every status on its own message")
+        for i, to in zip(ids, plan):
+            if expect[to].startswith("failed"):
+                assert row(stack, i, "failed_at IS NOT NULL AND error_title <> '' AND"
+                                     " delivered_at IS NULL") == "t"
+            else:
+                assert row(stack, i, "sent_at IS NOT NULL AND delivered_at IS NOT NULL AND"
+                                     " failed_at IS NULL AND error_title IS NULL") == "t"
+        # a later read moves one message on, and only that one
+        sandbox(stack, "POST", "/customers/%s/read" % CUSTOMER, {"id": ids[0]}, 200)
+        wait_for(lambda: row(stack, ids[0]) == "read", 10, "read")
+        assert row(stack, ids[4]) == "delivered"
+        # and no callback was queued for any of them
+        assert stack.psql("SELECT count(*) FROM wa_callbacks WHERE body LIKE '%%grouped%%' OR "
+                          + " OR ".join("body LIKE '%%%s%%'" % i for i in ids)) == "0"
+    finally:
+        closed = free_closed_port()
+        r = user.patch("/v1/settings/application",
+                       json={"webhooks": {"url": "https://127.0.0.1:%d/hook" % closed}})
+        assert r.status_code == 200, r.text
