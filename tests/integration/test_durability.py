@@ -81,7 +81,7 @@ def test_every_acknowledged_message_arrives_exactly_once(api, stack):
     assert twice == [], "delivered more than once: %s" % twice[:10]
     # the business's own record agrees: none of them is still waiting to be sent. The
     # network's statuses for the last ones may still be on their way (the coreapp
-    # records statuses at most every 20 ms), hence a short wait rather than one look.
+    # records statuses at most every 10 ms), hence a short wait rather than one look.
     def pending_messages():
         r = admin.get("/v1/stats/db", apikey=True)
         return r.json()["stats"]["db"]["db_pending_messages"]["data"][0]["value"] \
