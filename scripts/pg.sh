@@ -91,7 +91,18 @@ CONF
     echo "pg: running on 127.0.0.1:$port ($dir)"
     ;;
 stop)
-    if running; then pg_ctl -m fast -w -t 60 -s stop; fi
+    if running; then
+        pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null || true)
+        pg_ctl -m fast -w -t 60 -s stop
+        # pg_ctl returns once the server removed its pid file, which it does on
+        # its way out: wait for the process itself, so that "stopped" means gone.
+        # A zombie is gone (it only waits for init, which may never reap it).
+        i=0
+        while [ -n "$pid" ] && [ $i -lt 200 ] &&
+              grep -q '^State:[[:space:]]*[^Z[:space:]]' "/proc/$pid/status" 2>/dev/null; do
+            sleep 0.05; i=$((i + 1))
+        done
+    fi
     ;;
 restart)
     [ -f "$dir/data/PG_VERSION" ] || { echo "pg.sh: no cluster in $dir" >&2; exit 1; }

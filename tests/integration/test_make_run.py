@@ -61,6 +61,13 @@ def stop(p, sig, clone):
             os.killpg(p.pid, signal.SIGKILL)
 
 
+def assert_all_gone(clone):
+    """No process of the clone is left, PostgreSQL's included: scripts/pg.sh
+    stop waits for the server's process, not only for its pid file."""
+    left = subprocess.run(["pgrep", "-af", clone], capture_output=True, text=True).stdout
+    assert left == "", "still running after make run stopped:\n" + left
+
+
 def test_make_run_from_a_clean_clone():
     # under /tmp itself: the PostgreSQL user must be able to reach var/pg
     top = tempfile.mkdtemp(prefix="wa-clone-", dir="/tmp")
@@ -98,8 +105,7 @@ def run_twice(clone):
         stop(p, signal.SIGTERM, clone)
     assert not re.search(r"wa-\w+ ignored SIGTERM", out)
     # everything is gone: no process of this clone, PostgreSQL stopped
-    left = subprocess.run(["pgrep", "-f", clone], capture_output=True, text=True).stdout.split()
-    assert left == [], left
+    assert_all_gone(clone)
 
     # the second run keeps the data (the changed password), and Ctrl-C stops it
     p, out = start(clone, env)
@@ -109,4 +115,4 @@ def run_twice(clone):
         assert r.status_code == 200, r.text
     finally:
         stop(p, signal.SIGINT, clone)
-    assert subprocess.run(["pgrep", "-f", clone], capture_output=True).stdout == b""
+    assert_all_gone(clone)
