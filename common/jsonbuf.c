@@ -37,14 +37,14 @@ jbuf_adds(struct jbuf *b, const char *s)
     jbuf_add(b, s, strlen(s));
 }
 
-/* Escapes as jansson's dump does without JSON_ENSURE_ASCII/JSON_ESCAPE_SLASH:
- * '"', '\\' and control characters; UTF-8 goes through as it is. */
-/* One load per byte instead of three comparisons: this loop reads every
+/* One load per byte instead of three comparisons: jbuf_str() reads every
  * byte of every string of every frame and journal line. */
 static const bool must_escape[256] = {
     [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true,
 };
 
+/* Escapes as jansson's dump does without JSON_ENSURE_ASCII/JSON_ESCAPE_SLASH:
+ * '"', '\\' and control characters; UTF-8 goes through as it is. */
 void
 jbuf_str(struct jbuf *b, const char *s, size_t n)
 {

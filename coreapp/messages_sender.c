@@ -884,7 +884,7 @@ status_groups(const json_t *rows, struct jbuf *ids, struct jbuf *idx, struct jbu
         jbuf_addc(&key, '\0');             /* an empty row: still a key */
         if ((g = json_object_get(seen, key.p)) == NULL) {
             g = json_integer((json_int_t) n);
-            json_object_set_new(seen, key.p, g);
+            json_object_set_new_nocheck(seen, key.p, g);   /* JSON text: valid UTF-8 */
             jbuf_adds(groups, n > 0 ? ",{\"g\":" : "{\"g\":");
             jbuf_int(groups, (long long) n);
             jbuf_add(groups, key.p, key.len - 1);
