@@ -474,4 +474,7 @@ def webhook_phase(st, token):
 
 
 if __name__ == "__main__":
+    # killed (timeout, pkill): unwind like Ctrl-C, so that the finally clauses
+    # stop the stack instead of leaving it running beside the next bench
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     main()
