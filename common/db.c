@@ -883,3 +883,19 @@ db_oneshot(const struct db_config *cfg, const char *sql, int nparams,
         *failed = bad;
     return out;
 }
+
+void
+db_array_elem(struct jbuf *b, const char *s)
+{
+    jbuf_addc(b, '"');
+    for (const char *run = s;; s++) {
+        if (*s == '"' || *s == '\\' || *s == '\0') {
+            jbuf_add(b, run, (size_t) (s - run));
+            if (*s == '\0')
+                break;
+            jbuf_addc(b, '\\');
+            run = s;
+        }
+    }
+    jbuf_addc(b, '"');
+}

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/errors.h"
+#include "common/jsonbuf.h"
 
 struct event_base;
 struct db;
@@ -81,6 +82,10 @@ struct db_stats {
     uint64_t err_count, err_us;
 };
 void db_stats_get(const struct db *db, struct db_stats *out);
+
+/* Appends s to b as one element of a text[] literal ('{"a","b"}'): quoted,
+ * with '"' and '\\' escaped, so any text is taken as it is. */
+void db_array_elem(struct jbuf *b, const char *s);
 
 int db_result_rows(const struct db_result *r);
 /* Text value, or NULL for SQL NULL or out of range. Borrowed. */

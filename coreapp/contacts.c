@@ -60,23 +60,22 @@ check_free(struct check *k)
     free(k);
 }
 
-/* '{"a","b"}': a text[] literal; the values are digits or fixed words. */
+/* '{"a","b"}': a text[] literal of values (strings). */
 static char *
 array_literal(json_t *values)
 {
-    size_t  n = json_array_size(values), cap = 3, len = 0, i;
-    char   *s;
-    json_t *v;
+    struct jbuf b = JBUF_INIT;
+    size_t      i;
+    json_t     *v;
 
-    json_array_foreach(values, i, v)
-        cap += strlen(json_string_value(v)) + 3;
-    s = xmalloc(cap + n);
-    s[len++] = '{';
-    json_array_foreach(values, i, v)
-        len += (size_t) sprintf(s + len, "%s\"%s\"", i ? "," : "", json_string_value(v));
-    s[len++] = '}';
-    s[len] = '\0';
-    return s;
+    jbuf_addc(&b, '{');
+    json_array_foreach(values, i, v) {
+        if (i > 0)
+            jbuf_addc(&b, ',');
+        db_array_elem(&b, json_string_value(v));
+    }
+    jbuf_addc(&b, '}');
+    return jbuf_take(&b, NULL);
 }
 
 /* ---- the answer ------------------------------------------------------------------- */

@@ -838,24 +838,6 @@ status_due(struct messages_sender *s)
     return false;
 }
 
-/* s as an element of a PostgreSQL array literal: quoted, with " and \\
- * escaped. */
-static void
-array_elem(struct jbuf *b, const char *s)
-{
-    jbuf_addc(b, '"');
-    for (const char *run = s;; s++) {
-        if (*s == '"' || *s == '\\' || *s == '\0') {
-            jbuf_add(b, run, (size_t) (s - run));
-            if (*s == '\0')
-                break;
-            jbuf_addc(b, '\\');
-            run = s;
-        }
-    }
-    jbuf_addc(b, '"');
-}
-
 /* The parameters of STATUS_NOCB_SQL from a batch's rows: the ids as a text[]
  * literal, each one's group as an int[] literal, and the groups as JSON
  * records: a row without its id, numbered in order of first appearance. */
@@ -896,7 +878,7 @@ status_groups(const json_t *rows, struct jbuf *ids, struct jbuf *idx, struct jbu
             jbuf_addc(idx, ',');
         }
         id = json_string_value(json_object_get(row, "i"));
-        array_elem(ids, id != NULL ? id : "");
+        db_array_elem(ids, id != NULL ? id : "");
         jbuf_int(idx, (long long) json_integer_value(g));
     }
     jbuf_addc(ids, '}');
